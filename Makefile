@@ -1,0 +1,43 @@
+# The two commands: `make demo` and `make test`. Both set up .venv from the lock file first,
+# and skip the install when neither pyproject.toml nor the lock file changed.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+LOCK := requirements/dev.lock
+STAMP := $(VENV)/.installed
+WORKSPACE ?= demo-workspace
+CUSTOMERS ?= 5000
+
+.PHONY: demo test lint typecheck layers unit lock bench clean spark-setup
+
+$(STAMP): pyproject.toml $(LOCK)
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --disable-pip-version-check uv
+	@$(BIN)/uv pip sync -q --python $(BIN)/python $(LOCK)
+	@$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	@touch $@
+
+demo: $(STAMP)
+	$(BIN)/cvm demo --workspace $(WORKSPACE) --customers $(CUSTOMERS) --seed 42 --force
+	$(BIN)/cvm run --workspace $(WORKSPACE)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+layers: $(STAMP)
+	$(BIN)/lint-imports
+
+unit: $(STAMP)
+	$(BIN)/pytest -q || test $$? -eq 5  # exit 5 = nothing collected
+
+test: lint typecheck layers unit
+
+lock:
+	uv pip compile pyproject.toml --extra dev -o $(LOCK) --python-version 3.11
+
+clean:
+	rm -rf $(VENV) demo-workspace .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,42 @@
+"""The `cvm` command line. Each command group lives in its own module; this one wires them and
+turns domain errors into one clear sentence and an exit code (never a traceback)."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from cvm.cli import commands
+from cvm.cli.output import err_console
+from cvm.core.errors import CvmError
+
+app = typer.Typer(
+    name="cvm",
+    help="Customer Value Management: collect, value, predict, segment, decide, act, measure.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+commands.register(app)
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except CvmError as err:
+        err_console.print(f"[bold red]error:[/] {err.message}", highlight=False)
+        sys.exit(err.exit_code)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except (typer.Exit, SystemExit) as done:
+        code = getattr(done, "exit_code", None) if isinstance(done, typer.Exit) else done.code
+        sys.exit(code or 0)
+    except Exception as err:  # click usage errors carry their own exit code
+        import click
+
+        if isinstance(err, click.ClickException):
+            err.show()
+            sys.exit(err.exit_code)
+        raise

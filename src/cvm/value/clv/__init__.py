@@ -1,0 +1,1 @@
+"""cvm.value.clv"""
