@@ -25,7 +25,9 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except CvmError as err:
-        err_console.print(f"[bold red]error:[/] {err.message}", highlight=False)
+        err_console.print(
+            f"[bold red]error:[/] {err.message}", highlight=False, soft_wrap=True, markup=True
+        )
         sys.exit(err.exit_code)
     except typer.Abort:
         err_console.print("aborted")

@@ -27,8 +27,13 @@ def to_expression(statement: Statement) -> exp.Expression:
     if isinstance(statement, exp.Expression):
         return statement
     parsed = sqlglot.parse_one(statement, read=CANONICAL_DIALECT)
-    assert parsed is not None
+    assert isinstance(parsed, exp.Expression)
     return parsed
+
+
+def count_rows(table: str) -> exp.Select:
+    """`SELECT count(*) FROM table`, with the name quoted by sqlglot."""
+    return exp.select(exp.Count(this=exp.Star())).from_(exp.to_table(table, quoted=True))
 
 
 def create_table_statement(contract: TableContract, name: str | None = None) -> exp.Create:

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import sqlglot.expressions as exp
 
 from cvm.core.contracts import TableContract
-from cvm.engine.base import Statement, WriteMode, create_table_statement, to_expression
+from cvm.engine.base import Statement, WriteMode, count_rows, create_table_statement, to_expression
 
 
 class DuckDBEngine:
@@ -58,7 +59,9 @@ class DuckDBEngine:
         return to_expression(statement).sql(dialect=self.dialect)
 
     def execute(self, statement: Statement, parameters: list[object] | None = None) -> None:
-        self.connection.execute(self.render(statement), parameters)
+        # DuckDB 2 keeps a statement's result open until drained; drain it so the next
+        # statement on this cursor can run.
+        self.connection.execute(self.render(statement), parameters).fetchall()
 
     def fetch_arrow(self, query: Statement, parameters: list[object] | None = None) -> pa.Table:
         result = self.connection.execute(self.render(query), parameters)
@@ -67,12 +70,16 @@ class DuckDBEngine:
     def fetch_batches(
         self, query: Statement, batch_size: int = 100_000
     ) -> Iterator[pa.RecordBatch]:
-        reader = self.connection.execute(self.render(query)).to_arrow_reader(batch_size)
+        reader: pa.RecordBatchReader = self.connection.execute(self.render(query)).to_arrow_reader(
+            batch_size
+        )
         yield from reader
 
     def fetch_scalar(self, query: Statement, parameters: list[object] | None = None) -> object:
-        row = self.connection.execute(self.render(query), parameters).fetchone()
-        return None if row is None else row[0]
+        # fetchall drains the result (DuckDB 2 refuses new work on a half-read one); scalar
+        # queries are small by nature.
+        rows = self.connection.execute(self.render(query), parameters).fetchall()
+        return rows[0][0] if rows else None
 
     def fetch_rows(
         self, query: Statement, parameters: list[object] | None = None
@@ -92,12 +99,19 @@ class DuckDBEngine:
         conn = self.connection
         conn.register(view, data)
         try:
-            quoted = '"' + table.replace('"', '""') + '"'
+            source = exp.select("*").from_(exp.to_table(view))
+            target = exp.to_table(table, quoted=True)
             if mode == "replace" or not self.table_exists(table):
-                conn.execute(f"CREATE OR REPLACE TABLE {quoted} AS SELECT * FROM {view}")
+                statement: exp.Expression = exp.Create(
+                    this=target, kind="TABLE", replace=True, expression=source
+                )
+                conn.execute(statement.sql(self.dialect)).fetchall()
             else:
-                conn.execute(f"INSERT INTO {quoted} BY NAME SELECT * FROM {view}")
-            count = conn.execute(f"SELECT count(*) FROM {view}").fetchone()
+                # BY NAME: columns match by name, so sources may omit optional columns.
+                conn.execute(
+                    f"INSERT INTO {target.sql(self.dialect)} BY NAME {source.sql(self.dialect)}"
+                )  # noqa: S608 (identifiers quoted by sqlglot)
+            count = conn.execute(count_rows(view).sql(self.dialect)).fetchall()[0]
         finally:
             conn.unregister(view)
         return int(count[0]) if count else 0
@@ -106,7 +120,7 @@ class DuckDBEngine:
         row = self.connection.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = 'main'",
             [name],
-        ).fetchone()
+        ).fetchall()[0]
         return bool(row and row[0])
 
     def table_columns(self, name: str) -> list[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cvm.core.contracts import CANONICAL, Column, TableContract
-from cvm.engine.base import Engine
+from cvm.engine.base import Engine, count_rows
 
 QUARANTINE = TableContract(
     name="quarantine",
@@ -62,5 +62,5 @@ def warehouse_table_counts(engine: Engine) -> dict[str, int]:
     counts: dict[str, int] = {}
     for name in CANONICAL:
         if engine.table_exists(name):
-            counts[name] = int(engine.fetch_scalar(f'SELECT count(*) FROM "{name}"') or 0)  # type: ignore[call-overload]
+            counts[name] = int(engine.fetch_scalar(count_rows(name)) or 0)  # type: ignore[call-overload]
     return counts

@@ -56,12 +56,12 @@ class ConsentSection(_Section):
 
 
 class Settings(_Section):
-    workspace: WorkspaceSection = Field(default_factory=WorkspaceSection)
-    warehouse: WarehouseSection = Field(default_factory=WarehouseSection)
-    state: StateSection = Field(default_factory=StateSection)
-    ingest: IngestSection = Field(default_factory=IngestSection)
-    value: ValueSection = Field(default_factory=ValueSection)
-    consent: ConsentSection = Field(default_factory=ConsentSection)
+    workspace: WorkspaceSection = Field(default_factory=lambda: WorkspaceSection())
+    warehouse: WarehouseSection = Field(default_factory=lambda: WarehouseSection())
+    state: StateSection = Field(default_factory=lambda: StateSection())
+    ingest: IngestSection = Field(default_factory=lambda: IngestSection())
+    value: ValueSection = Field(default_factory=lambda: ValueSection())
+    consent: ConsentSection = Field(default_factory=lambda: ConsentSection())
 
     @classmethod
     def load(cls, path: Path) -> Settings:

@@ -1,0 +1,43 @@
+"""Shared fixtures. Real datasets live in ../shared/data; tests that need them skip with a
+clear reason when the folder is absent (a user's fresh clone has no ../shared)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Folder of the real datasets (CDNOW, Hillstrom, Telco, ...), or skip."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(
+            f"real datasets not found at {SHARED_DATA} (they live outside the repo in ../shared/data)"
+        )
+    return SHARED_DATA
+
+
+def shared_file(name: str) -> Path:
+    """One real dataset file, or skip with the reason."""
+    path = SHARED_DATA / name
+    if not path.is_file():
+        pytest.skip(
+            f"real dataset {name} not found at {path} (it lives outside the repo in ../shared/data)"
+        )
+    return path
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Iterator["object"]:
+    """A fresh, empty workspace in a temporary folder."""
+    from cvm.workspace import init_workspace
+
+    ws = init_workspace(tmp_path / "ws")
+    try:
+        yield ws
+    finally:
+        ws.close()
