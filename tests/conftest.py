@@ -32,7 +32,7 @@ def shared_file(name: str) -> Path:
 
 
 @pytest.fixture
-def workspace(tmp_path: Path) -> Iterator["object"]:
+def workspace(tmp_path: Path) -> Iterator[object]:
     """A fresh, empty workspace in a temporary folder."""
     from cvm.workspace import init_workspace
 

@@ -8,6 +8,8 @@ import sys
 import typer
 
 from cvm.cli import commands
+from rich.markup import escape
+
 from cvm.cli.output import err_console
 from cvm.core.errors import CvmError
 
