@@ -109,8 +109,10 @@ def init_workspace(
     settings.dump(config)
     ws = Workspace(directory, settings)
     from cvm.engine.warehouse import ensure_warehouse
+    from cvm.profiles.views import ensure_profile_tables
 
     ensure_warehouse(ws.engine)
+    ensure_profile_tables(ws.engine)
     _ = ws.state  # runs the migrations
     return ws
 

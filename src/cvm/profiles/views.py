@@ -1,0 +1,31 @@
+"""The `customer_360` view: every customer with their profile metrics (NULL until computed)."""
+
+from __future__ import annotations
+
+import sqlglot.expressions as exp
+
+from cvm.core.contracts import CUSTOMERS
+from cvm.engine.base import Engine
+from cvm.profiles.contract import CUSTOMER_360_VIEW, PROFILES
+
+
+def ensure_profile_tables(engine: Engine) -> None:
+    """Create `profiles` when missing and (re)create the `customer_360` view over it."""
+    engine.ensure_table(PROFILES)
+    customer_cols = [exp.column(c.name, table="c") for c in CUSTOMERS.columns]
+    profile_cols = [
+        exp.column(c.name, table="p") for c in PROFILES.columns if c.name != "customer_id"
+    ]
+    select = (
+        exp.select(*customer_cols, *profile_cols)
+        .from_(exp.to_table(CUSTOMERS.name).as_("c"))
+        .join(
+            exp.to_table(PROFILES.name).as_("p"),
+            on=exp.column("customer_id", table="c").eq(exp.column("customer_id", table="p")),
+            join_type="left",
+        )
+    )
+    view = exp.Create(
+        this=exp.to_table(CUSTOMER_360_VIEW), kind="VIEW", replace=True, expression=select
+    )
+    engine.execute(view)
