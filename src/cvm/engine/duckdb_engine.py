@@ -64,8 +64,8 @@ class DuckDBEngine:
         self.connection.execute(self.render(statement), parameters).fetchall()
 
     def fetch_arrow(self, query: Statement, parameters: list[object] | None = None) -> pa.Table:
-        result = self.connection.execute(self.render(query), parameters)
-        return result.to_arrow_table()
+        # `sql()` streams the result straight into Arrow (no DB-API copy).
+        return self.connection.sql(self.render(query), params=parameters).to_arrow_table()
 
     def fetch_batches(
         self, query: Statement, batch_size: int = 100_000
