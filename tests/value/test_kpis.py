@@ -89,3 +89,33 @@ def test_cohort_matrix_matches_pandas(engine, tx: pd.DataFrame) -> None:  # type
     first = got[got["month_offset"] == 0]
     assert (first["retention"] == 1.0).all()
     assert sorted(first["cohort_size"].tolist()) == sorted(sizes.tolist())
+
+
+def test_kpis_by_segment_groups_customer_360_and_refuses_unknown_dimensions() -> None:
+    import pyarrow as pa
+
+    from cvm.core.errors import UserInputError
+    from cvm.profiles.views import ensure_profile_tables
+    from cvm.value.kpis import kpis_by_segment
+
+    df = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "a"],
+            "occurred_at": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01"]),
+            "amount": [10.0, 20.0, 30.0],
+        }
+    )
+    engine = _engine_with(df)
+    ensure_profile_tables(engine)
+    engine.write_arrow(
+        "customers", pa.table({"customer_id": ["a", "b", "c"], "country": ["RU", "GB", None]})
+    )
+    got = {
+        r["segment"]: r
+        for r in kpis_by_segment(engine, "country", dt.date(2024, 3, 31)).to_pylist()
+    }
+    assert got["RU"]["revenue"] == 40.0 and got["RU"]["repeat_purchase_rate"] == 1.0
+    assert got["GB"]["revenue"] == 20.0 and got["GB"]["avg_order_value"] == 20.0
+    assert got["(none)"]["customers"] == 1 and got["(none)"]["revenue"] == 0
+    with pytest.raises(UserInputError, match="cannot break KPIs down"):
+        kpis_by_segment(engine, "email; drop table x", dt.date(2024, 3, 31))

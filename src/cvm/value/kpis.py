@@ -33,8 +33,8 @@ daily AS (
   GROUP BY customer_id, CAST(occurred_at AS DATE)
 )"""
 
-_MONTHLY = (  # noqa: S608 (concatenation of constant text; values are bound by sqlglot)
-    "WITH"
+_MONTHLY = (
+    "WITH"  # noqa: S608 (constant text; values are bound by sqlglot)
     + _DAILY
     + """,
 months AS (
@@ -99,8 +99,8 @@ ORDER BY month
 """
 )
 
-_BY_DIMENSION = (  # noqa: S608 (concatenation of constant text; values are bound by sqlglot)
-    "WITH"
+_BY_DIMENSION = (
+    "WITH"  # noqa: S608 (constant text; values are bound by sqlglot)
     + _DAILY
     + """,
 per_customer AS (
@@ -185,17 +185,21 @@ def kpis_by_segment(
         raise UserInputError(
             f"cannot break KPIs down by {dimension!r}; choose one of {', '.join(DIMENSIONS)}"
         )
-    # `dimension` is checked against a fixed list above, so formatting it in is safe.
-    template = _BY_DIMENSION.replace("{dimension}", dimension)
-    return engine.fetch_arrow(
-        bind(
-            template,
-            end_exclusive=_end(as_of),
-            as_of=as_of,
-            period=period_days,
-            window=churn_window_days,
-        )
+    query = bind(
+        _BY_DIMENSION,
+        end_exclusive=_end(as_of),
+        as_of=as_of,
+        period=period_days,
+        window=churn_window_days,
     )
+
+    # The grouping column is swapped in as a quoted sqlglot identifier, never as text.
+    def swap(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Column) and node.name == "__dimension__":
+            return exp.column(dimension, table="v", quoted=True)
+        return node
+
+    return engine.fetch_arrow(query.transform(swap))
 
 
 def revenue_concentration(engine: Engine, as_of: dt.date) -> tuple[dict[str, float], pa.Table]:
