@@ -41,3 +41,27 @@ def workspace(tmp_path: Path) -> Iterator[object]:
         yield ws
     finally:
         ws.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """URL of a throwaway PostgreSQL cluster (one per test session), or skip with the reason."""
+    from tests.postgres_cluster import find_pg_bin, throwaway_cluster
+
+    if find_pg_bin() is None:
+        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) are not installed on this machine")
+    with throwaway_cluster() as url:
+        yield url
+
+
+@pytest.fixture
+def fresh_postgres_db(postgres_url: str) -> str:
+    """A new empty database in the session's cluster, for tests that need isolation."""
+    import uuid
+
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return postgres_url.rsplit("/", 1)[0] + "/" + name
