@@ -46,4 +46,6 @@ def bind(template: str, **values: SqlValue) -> exp.Expression:
     missing = {p.name for p in parsed.find_all(exp.Placeholder)} - set(values)
     if missing:
         raise KeyError(f"unbound placeholders: {sorted(missing)}")
-    return exp.replace_placeholders(parsed, **{k: literal(v) for k, v in values.items()})
+    bound = exp.replace_placeholders(parsed, **{k: literal(v) for k, v in values.items()})
+    assert isinstance(bound, exp.Expression)
+    return bound

@@ -16,6 +16,7 @@ Definitions (non-contractual retail setting; W = the workspace's churn window in
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pyarrow as pa
 import sqlglot.expressions as exp
@@ -215,13 +216,13 @@ def revenue_concentration(engine: Engine, as_of: dt.date) -> tuple[dict[str, flo
     return shares, curve
 
 
-def headline_kpis(monthly: pa.Table) -> dict[str, float | None]:
+def headline_kpis(monthly: pa.Table) -> dict[str, Any]:
     """The latest full month's KPIs with the change against the month before."""
     rows = monthly.to_pylist()
     if not rows:
         return {}
     last, prev = rows[-1], (rows[-2] if len(rows) > 1 else None)
-    out: dict[str, float | None] = {}
+    out: dict[str, Any] = {}
     for key in (
         "revenue",
         "active_customers",
@@ -241,5 +242,5 @@ def headline_kpis(monthly: pa.Table) -> dict[str, float | None]:
         )
     out["month"] = (
         last["month"].isoformat() if hasattr(last["month"], "isoformat") else last["month"]
-    )  # type: ignore[assignment]
+    )
     return out
