@@ -1,0 +1,299 @@
+"""The shared contract of every next-best-product recommender.
+
+`Recommender` follows scikit-learn's estimator contract: settings in `__init__`, `fit` returns
+`self`, learned state ends in `_`. Subclasses only learn (`_fit_model`) and propose candidates
+for known customers (`_candidates`); this class does everything else the same way for all of
+them:
+
+* eligibility: a product is never recommended when it is out of stock (or unknown to the
+  catalogue), explicitly ineligible (globally or for that customer), or already owned by the
+  customer and not repeatable (with `exclude_owned=True`, owned repeatable products too);
+* cold start: customers absent from the training data get the most popular eligible products;
+* top-up: when the model proposes fewer than `n` eligible products, the list is completed in
+  popularity order (`source = "popularity"`, `score` = share of training customers who bought);
+* batching: customers are scored in batches with numpy/scipy array operations only;
+* persistence: `save(path)` writes JSON and `.npy` files (loaded with `allow_pickle=False`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator
+
+from cvm.core.errors import NotFittedError, UserInputError
+from cvm.predict.recommend_data import BoolArray, build_fit_data, catalog_flags, exclusion_inputs
+from cvm.predict.recommend_topk import Ids, Scores, merge_candidates
+
+FORMAT = "cvm.recommender"
+FORMAT_VERSION = 1
+OUTPUT_COLUMNS = ["customer_id", "rank", "product_id", "score", "source"]
+SOURCES = ["model", "popularity"]
+# Rows with at most this many blocked products share one candidate width (n + this); heavier
+# rows (customers owning many non-repeatable products) are ranked apart with a wider list.
+_LIGHT_BLOCK = 16
+
+
+class Recommender(BaseEstimator):  # type: ignore[misc]
+    """Base of the next-best-product recommenders (see the module docstring)."""
+
+    registry: ClassVar[dict[str, type[Recommender]]] = {}
+
+    customer_ids_: npt.NDArray[Any]
+    product_ids_: npt.NDArray[Any]
+    user_items_: sp.csr_matrix
+    popularity_: npt.NDArray[np.float32]
+    repeatable_: BoolArray
+    in_stock_: BoolArray
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        Recommender.registry[cls.__name__] = cls
+
+    # ---- learning -----------------------------------------------------------------------
+    def fit(self, interactions: pd.DataFrame, products: pd.DataFrame | None = None) -> Self:
+        """Learn from `interactions` (customer_id, product_id, weight or quantity, optional
+        timestamp) and the catalogue `products` (product_id, repeatable, in_stock, ...)."""
+        data = build_fit_data(interactions, products)
+        if data.user_items.nnz == 0:
+            raise UserInputError("interactions hold no purchase with a positive quantity")
+        self.customer_ids_ = data.customer_ids
+        self.product_ids_ = data.product_ids
+        self.user_items_ = data.user_items
+        self.repeatable_ = data.repeatable
+        self.in_stock_ = data.in_stock
+        buyers = np.diff(data.user_items.tocsc().indptr).astype(np.float32)
+        self.popularity_ = buyers / np.float32(data.user_items.shape[0])
+        self._fit_model(data.user_items)
+        return self
+
+    def _fit_model(self, user_items: sp.csr_matrix) -> None:
+        """Learn the model's own state from the customer x product weight matrix."""
+
+    def _candidates(
+        self, rows: npt.NDArray[np.int64], width: int, allowed: BoolArray
+    ) -> tuple[Ids, Scores]:
+        """Up to `width` best `allowed` products per known customer row, best first."""
+        empty = np.empty((len(rows), 0))
+        return empty.astype(np.int32), empty.astype(np.float32)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "user_items_"):
+            raise NotFittedError(f"{type(self).__name__} is not fitted; call fit() first")
+
+    # ---- scoring ------------------------------------------------------------------------
+    def recommend(
+        self,
+        customer_ids: Sequence[Any] | npt.NDArray[Any] | pd.Series,
+        n: int = 10,
+        *,
+        exclude: pd.DataFrame | Iterable[Any] | None = None,
+        products: pd.DataFrame | None = None,
+        exclude_owned: bool = False,
+        batch_size: int = 50_000,
+    ) -> pd.DataFrame:
+        """Top-`n` eligible products for each customer, best first.
+
+        Returns one row per recommendation with columns customer_id, rank (1..n), product_id,
+        score and source (`model` or `popularity`), in the order of `customer_ids`. A customer
+        gets fewer than `n` rows only when fewer than `n` products are eligible for them.
+
+        `exclude`: product ids ineligible for everyone, or a DataFrame of (customer_id,
+        product_id) pairs (a missing customer_id means everyone). `products`: the current
+        catalogue, replacing the fitted `repeatable`/`in_stock` flags (products missing from
+        it are not offered). `exclude_owned`: also drop owned repeatable products (pure
+        cross-sell). Larger `batch_size` is faster and uses more memory.
+        """
+        self._check_fitted()
+        if n < 1 or batch_size < 1:
+            raise UserInputError("n and batch_size must be positive")
+        requested = np.asarray(customer_ids)
+        repeatable, in_stock = (
+            (self.repeatable_, self.in_stock_)
+            if products is None
+            else catalog_flags(self.product_ids_, products)
+        )
+        global_block, per_customer = exclusion_inputs(exclude, requested, self.product_ids_)
+        allowed = in_stock & ~global_block
+        # The fill list is popularity order restricted to allowed products, built once.
+        order = np.argsort(-self.popularity_, kind="stable")
+        fill_order = order[allowed[order]].astype(np.int32)
+        rows = pd.Index(self.customer_ids_).get_indexer(requested).astype(np.int64)
+        ids = np.full((len(requested), n), -1, dtype=np.int32)
+        scores = np.full((len(requested), n), np.nan, dtype=np.float32)
+        from_model = np.zeros((len(requested), n), dtype=bool)
+        for start in range(0, len(requested), batch_size):
+            part = slice(start, min(start + batch_size, len(requested)))
+            blocked = self._blocked(rows[part], per_customer[part], repeatable, exclude_owned)
+            heavy = np.diff(blocked.indptr) > _LIGHT_BLOCK
+            for group in (np.flatnonzero(~heavy), np.flatnonzero(heavy)):
+                if group.size == 0:
+                    continue
+                width = n + int(np.diff(blocked.indptr)[group].max(initial=0))
+                picked = self._rank(
+                    rows[part][group], blocked[group], width, n, allowed, fill_order
+                )
+                target = start + group
+                ids[target], scores[target], from_model[target] = picked
+        return self._frame(requested, ids, scores, from_model)
+
+    def _blocked(
+        self,
+        rows: npt.NDArray[np.int64],
+        explicit: sp.csr_matrix,
+        repeatable: BoolArray,
+        exclude_owned: bool,
+    ) -> sp.csr_matrix:
+        """Per-row blocked products: owned (non-repeatable unless `exclude_owned`) + explicit."""
+        owned = self.user_items_[np.where(rows >= 0, rows, 0)]
+        # Cold-start rows borrowed row 0 above; blank them, and keep repeatable products
+        # unless asked to drop every owned product.
+        keep = np.repeat(rows >= 0, np.diff(owned.indptr))
+        if not exclude_owned:
+            keep &= ~repeatable[owned.indices]
+        owned.data = keep.astype(np.float32)
+        owned.eliminate_zeros()
+        blocked = sp.csr_matrix(owned + explicit)
+        blocked.sort_indices()
+        return blocked
+
+    def _rank(
+        self,
+        rows: npt.NDArray[np.int64],
+        blocked: sp.csr_matrix,
+        width: int,
+        n: int,
+        allowed: BoolArray,
+        fill_order: Ids,
+    ) -> tuple[Ids, Scores, npt.NDArray[np.bool_]]:
+        known = rows >= 0
+        model_ids = np.full((len(rows), 0), -1, dtype=np.int32)
+        model_scores = np.full((len(rows), 0), np.nan, dtype=np.float32)
+        if known.any():
+            cand_ids, cand_scores = self._candidates(rows[known], width, allowed)
+            model_ids = np.full((len(rows), cand_ids.shape[1]), -1, dtype=np.int32)
+            model_scores = np.full(model_ids.shape, np.nan, dtype=np.float32)
+            model_ids[known], model_scores[known] = cand_ids, cand_scores
+        fill_ids = fill_order[:width]
+        fill_scores = self.popularity_[fill_ids]
+        return merge_candidates(model_ids, model_scores, fill_ids, fill_scores, blocked, n)
+
+    def _frame(
+        self,
+        requested: npt.NDArray[Any],
+        ids: Ids,
+        scores: Scores,
+        from_model: npt.NDArray[np.bool_],
+    ) -> pd.DataFrame:
+        valid = ids >= 0
+        per_row = valid.sum(axis=1)
+        rank = np.broadcast_to(np.arange(1, ids.shape[1] + 1, dtype=np.int32), ids.shape)
+        return pd.DataFrame(
+            {
+                "customer_id": np.repeat(requested, per_row),
+                "rank": rank[valid],
+                "product_id": self.product_ids_[ids[valid]],
+                "score": scores[valid],
+                "source": pd.Categorical.from_codes(
+                    np.where(from_model[valid], 0, 1).astype(np.int8), categories=SOURCES
+                ),
+            },
+            columns=OUTPUT_COLUMNS,
+        )
+
+    # ---- persistence --------------------------------------------------------------------
+    def _state_arrays(self) -> dict[str, np.ndarray]:
+        """Fitted arrays of the subclass, saved as `<name>.npy`."""
+        return {}
+
+    def _load_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        """Restore the subclass's fitted state from `_state_arrays` output."""
+
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted model to the folder `path` as JSON and `.npy` files (no pickle)."""
+        self._check_fitted()
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        items = self.user_items_
+        arrays: dict[str, np.ndarray] = {
+            "user_items_indptr": items.indptr,
+            "user_items_indices": items.indices,
+            "user_items_data": items.data,
+            "popularity": self.popularity_,
+            "repeatable": self.repeatable_,
+            "in_stock": self.in_stock_,
+            **self._state_arrays(),
+        }
+        for name, array in arrays.items():
+            np.save(folder / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
+        meta = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "kind": type(self).__name__,
+            "params": self.get_params(deep=False),
+            "shape": list(items.shape),
+            "arrays": sorted(arrays),
+            "customer_ids": _save_ids(folder, "customer_ids", self.customer_ids_),
+            "product_ids": _save_ids(folder, "product_ids", self.product_ids_),
+        }
+        (folder / "recommender.json").write_text(json.dumps(meta, indent=2))
+        return folder
+
+    @staticmethod
+    def load(path: str | Path) -> Recommender:
+        """Read a model written by `save`; its class must have been imported."""
+        folder = Path(path)
+        try:
+            meta = json.loads((folder / "recommender.json").read_text())
+        except (OSError, ValueError) as exc:
+            raise UserInputError(f"{folder}: not a saved recommender ({exc})") from exc
+        if meta.get("format") != FORMAT or meta.get("version") != FORMAT_VERSION:
+            raise UserInputError(f"{folder}: unsupported recommender format {meta.get('format')}")
+        cls = Recommender.registry.get(meta["kind"])
+        if cls is None:
+            raise UserInputError(f"{folder}: unknown recommender kind {meta['kind']!r}")
+        model = cls(**meta["params"])
+        arrays = {
+            name: np.load(folder / f"{name}.npy", allow_pickle=False) for name in meta["arrays"]
+        }
+        model.user_items_ = sp.csr_matrix(
+            (arrays["user_items_data"], arrays["user_items_indices"], arrays["user_items_indptr"]),
+            shape=tuple(meta["shape"]),
+        )
+        model.popularity_ = arrays["popularity"]
+        model.repeatable_ = arrays["repeatable"]
+        model.in_stock_ = arrays["in_stock"]
+        model.customer_ids_ = _load_ids(folder, meta["customer_ids"])
+        model.product_ids_ = _load_ids(folder, meta["product_ids"])
+        model._load_state(arrays, meta)
+        return model
+
+
+def _save_ids(folder: Path, name: str, ids: npt.NDArray[Any]) -> str:
+    """Integer ids go to `.npy`; anything else to a JSON list of strings. Returns the file."""
+    if ids.dtype.kind in "iu":
+        np.save(folder / f"{name}.npy", ids, allow_pickle=False)
+        return f"{name}.npy"
+    values = ids.tolist()
+    if not all(isinstance(v, str) for v in values):
+        values = [v.item() if isinstance(v, np.generic) else v for v in values]
+        if not all(isinstance(v, int | str) for v in values):
+            raise UserInputError(f"{name} must be integers or strings to be saved")
+    (folder / f"{name}.json").write_text(json.dumps(values))
+    return f"{name}.json"
+
+
+def _load_ids(folder: Path, file: str) -> npt.NDArray[Any]:
+    if file.endswith(".npy"):
+        return np.load(folder / file, allow_pickle=False)
+    values = json.loads((folder / file).read_text())
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
