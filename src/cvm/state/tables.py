@@ -40,3 +40,147 @@ schema_info = Table(
     Column("value", String(256)),
     Column("revision", Integer),
 )
+
+# --- Live collection, identity, consent and privacy (migration 0002) -----------------------
+# Kept in one block so a later migration (0003) can append below without touching it.
+from sqlalchemy import Boolean, Index, UniqueConstraint  # noqa: E402
+
+intake_events = Table(
+    "intake_events",
+    metadata,
+    # seq orders the log; the loader moves rows to the warehouse in seq order.
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    # Segment messageId: the dedup key. A retried request stores nothing twice.
+    Column("message_id", String(200), nullable=False, unique=True),
+    Column("key_id", String(32)),
+    Column("type", String(16), nullable=False),
+    Column("user_id", String(200), index=True),
+    Column("anonymous_id", String(200), index=True),
+    Column("occurred_at", DateTime, nullable=False),
+    Column("received_at", DateTime, nullable=False),
+    # The normalised message as JSON text (what the loader needs, nothing more).
+    Column("payload", Text, nullable=False),
+    Column("loaded_at", DateTime),
+    Index("ix_intake_events_loaded", "loaded_at", "seq"),
+)
+
+intake_rejects = Table(
+    "intake_rejects",
+    metadata,
+    # Refused messages, reason only: their bodies may hold personal data we did not accept.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("received_at", DateTime, nullable=False, index=True),
+    Column("key_id", String(32)),
+    Column("batch_index", Integer),
+    Column("type", String(32)),
+    Column("reason", String(500), nullable=False),
+)
+
+identities = Table(
+    "identities",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    # user_id, anonymous_id, email, phone, or external:<system>
+    Column("kind", String(64), nullable=False),
+    Column("value", String(320), nullable=False),
+    Column("customer_id", String(200), nullable=False, index=True),
+    Column("blocked", Boolean, nullable=False, default=False),
+    Column("first_seen", DateTime, nullable=False),
+    Column("last_seen", DateTime, nullable=False),
+    # Set when the row changed and the warehouse mirror has not caught up yet.
+    Column("mirror_pending", Boolean, nullable=False, default=True, index=True),
+    UniqueConstraint("kind", "value", name="uq_identities_kind_value"),
+)
+
+identity_customers = Table(
+    "identity_customers",
+    metadata,
+    Column("customer_id", String(200), primary_key=True),
+    # The identifier that created the customer; unmerge keeps each anchor with its own id.
+    Column("anchor_id", Integer, nullable=False),
+    Column("has_user", Boolean, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("merged_into", String(200), index=True),
+)
+
+identity_links = Table(
+    "identity_links",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("from_id", Integer, nullable=False, index=True),
+    Column("to_id", Integer, nullable=False, index=True),
+    # identify, alias, track, ingest
+    Column("reason", String(32), nullable=False),
+    # active (joins the two), refused (two user ids), blocked (shared identifier), unmerged
+    Column("status", String(16), nullable=False),
+    Column("event_id", String(200)),
+    Column("created_at", DateTime, nullable=False),
+)
+
+identity_merges = Table(
+    "identity_merges",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kept_customer_id", String(200), nullable=False, index=True),
+    Column("merged_customer_id", String(200), nullable=False, index=True),
+    Column("link_id", Integer, nullable=False),
+    Column("reason", String(32), nullable=False),
+    # Kind of the identifier that joined the two (never its value: merges are kept for audit).
+    Column("via_kind", String(64), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("undone_at", DateTime),
+)
+
+identity_sightings = Table(
+    "identity_sightings",
+    metadata,
+    # Which user ids an identifier was seen with (kept up to the guard limit + 1).
+    Column("identity_id", Integer, primary_key=True),
+    Column("user_identity_id", Integer, primary_key=True),
+)
+
+trait_values = Table(
+    "trait_values",
+    metadata,
+    # Anchored on the identifier that sent them, so traits follow it through merge and unmerge.
+    Column("identity_id", Integer, primary_key=True),
+    Column("name", String(200), primary_key=True),
+    Column("value", JSON),
+    Column("source", String(64), nullable=False),
+    Column("observed_at", DateTime, nullable=False),
+)
+
+consent_records = Table(
+    "consent_records",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("identity_id", Integer, nullable=False, index=True),
+    Column("channel", String(32), nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("occurred_at", DateTime, nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("recorded_at", DateTime, nullable=False),
+    Column("mirror_pending", Boolean, nullable=False, default=True, index=True),
+    UniqueConstraint(
+        "identity_id", "channel", "purpose", "occurred_at", "status", name="uq_consent_records"
+    ),
+)
+
+erasures = Table(
+    "erasures",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("erased_at", DateTime, nullable=False),
+    # Salted SHA-256 of each erased identifier: proves the erasure without keeping the data.
+    Column("identifier_hashes", JSON, nullable=False),
+    Column("counts", JSON, nullable=False),
+    Column("requested_by", String(64)),
+)
+
+workspace_secrets = Table(
+    "workspace_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", String(256), nullable=False),
+)
