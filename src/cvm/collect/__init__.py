@@ -1,0 +1,1 @@
+"""Live event collection: Segment-compatible intake, durable log, micro-batch warehouse loader."""

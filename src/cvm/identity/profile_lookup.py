@@ -1,0 +1,150 @@
+"""One person's profile, assembled: the golden record of traits, identities, value metrics and
+scores, segments, consents and recent events.
+
+Traits: for each trait name, the most recent observation across the profile's identifiers
+wins; its source (``api:identify``...) and time come with it. Point lookups only: indexed
+state-store reads plus warehouse reads filtered on customer_id.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from cvm.consent.reachability import decide
+from cvm.consent.traits import CHANNELS, PURPOSES
+from cvm.core.errors import NotFoundError, UserInputError
+from cvm.engine.base import Engine
+from cvm.identity.identifiers import LOOKUP_KINDS, normalize_identifier
+from cvm.profiles.contract import CUSTOMER_360_VIEW
+from cvm.state.consents import consents_of_customers
+from cvm.state.identity_store import IdentityStore
+from cvm.state.traits import traits_of
+
+if TYPE_CHECKING:
+    import sqlalchemy
+
+SEGMENT_TABLE = "segment_membership"
+# Constant SQL with bound parameters.
+_METRICS = f"SELECT * FROM {CUSTOMER_360_VIEW} WHERE customer_id = ?"  # noqa: S608
+_SEGMENTS = f"SELECT * FROM {SEGMENT_TABLE} WHERE customer_id = ?"  # noqa: S608
+_EVENTS = (
+    "SELECT event_id, type, name, occurred_at, channel, properties FROM events "
+    "WHERE customer_id = ? ORDER BY occurred_at DESC LIMIT ?"
+)
+
+
+@dataclass(frozen=True)
+class LookupKey:
+    kind: str  # customer_id or one of LOOKUP_KINDS
+    value: str
+
+
+def plain(value: Any) -> Any:
+    """Warehouse values → JSON-friendly values."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, str) and value[:1] in "{[":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def find_customer_id(state: sqlalchemy.Engine, key: LookupKey, default_country: str = "US") -> str:
+    """The live profile id for a customer id (following merges) or an identifier."""
+    store = IdentityStore(state)
+    with state.connect() as conn:
+        if key.kind == "customer_id":
+            return store.resolve_customer(conn, key.value) or key.value
+        if key.kind not in LOOKUP_KINDS:
+            raise UserInputError(f"cannot look up by {key.kind!r}")
+        ident = normalize_identifier(key.kind, key.value, default_country)
+        if ident is None:
+            raise UserInputError(f"{key.kind} is not valid")
+        rows = store.nodes_for(conn, [(ident.kind, ident.value)])
+    if not rows:
+        raise NotFoundError(f"no profile with that {key.kind}")
+    return str(rows[0]["customer_id"])
+
+
+def golden_traits(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    best: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        current = best.get(row["name"])
+        if current is None or row["observed_at"] > current["observed_at"]:
+            best[row["name"]] = row
+    return {
+        name: {
+            "value": r["value"],
+            "source": r["source"],
+            "observed_at": r["observed_at"].isoformat(),
+        }
+        for name, r in sorted(best.items())
+    }
+
+
+def consent_summary(records: list[dict[str, Any]], policy: str) -> dict[str, Any]:
+    decisions = {
+        f"{channel}.{purpose}": decide(records, channel, purpose, policy)
+        for channel in CHANNELS
+        if channel != "all"
+        for purpose in PURPOSES
+    }
+    history = [
+        {k: plain(r[k]) for k in ("channel", "purpose", "status", "occurred_at", "source")}
+        for r in records
+    ]
+    return {"policy": policy, "reachable": decisions, "history": history}
+
+
+def _rows(engine: Engine, sql: str, params: list[object]) -> list[dict[str, Any]]:
+    table = engine.fetch_arrow(sql, params)
+    return [{k: plain(v) for k, v in row.items()} for row in table.to_pylist()]
+
+
+def lookup_profile(
+    engine: Engine,
+    state: sqlalchemy.Engine,
+    customer_id: str,
+    policy: str,
+    events_limit: int = 20,
+) -> dict[str, Any]:
+    """The profile of a live customer id (see `find_customer_id`); NotFoundError if none."""
+    store = IdentityStore(state)
+    with state.connect() as conn:
+        nodes = store.nodes_of_customers(conn, [customer_id])
+        traits = traits_of(conn, [int(n["id"]) for n in nodes])
+        consents = consents_of_customers(conn, [customer_id])
+        merged = store.aliases_of(conn, customer_id) if nodes else []
+    metrics_rows = _rows(engine, _METRICS, [customer_id])
+    if not nodes and not metrics_rows:
+        raise NotFoundError(f"no profile {customer_id!r}")
+    metrics = {k: v for k, v in (metrics_rows[0] if metrics_rows else {}).items() if v is not None}
+    segments = _rows(engine, _SEGMENTS, [customer_id]) if engine.table_exists(SEGMENT_TABLE) else []
+    events = _rows(engine, _EVENTS, [customer_id, events_limit]) if events_limit else []
+    return {
+        "customer_id": customer_id,
+        "merged_ids": merged,
+        "traits": golden_traits(traits),
+        "identities": [
+            {
+                "kind": n["kind"],
+                "value": n["value"],
+                "blocked": bool(n["blocked"]),
+                "first_seen": n["first_seen"].isoformat(),
+                "last_seen": n["last_seen"].isoformat(),
+            }
+            for n in sorted(nodes, key=lambda n: (n["kind"], n["value"]))
+        ],  # fmt: skip
+        "metrics": metrics,
+        "segments": segments,
+        "consents": consent_summary(consents, policy),
+        "recent_events": events,
+    }
