@@ -4,9 +4,28 @@ from __future__ import annotations
 
 import typer
 
-from cvm.cli import workspace_cmds
+from cvm.cli import (
+    identity_cmds,
+    keys_cmds,
+    privacy_cmds,
+    profile_cmds,
+    run_cmds,
+    serve_cmds,
+    workspace_cmds,
+)
 
 
 def register(app: typer.Typer) -> None:
     app.command()(workspace_cmds.init)
     app.command()(workspace_cmds.info)
+    app.command()(run_cmds.run)
+    app.command()(run_cmds.value)
+    app.command()(run_cmds.report)
+    # live side: API server, intake, keys, profiles, identity, consent, privacy
+    app.command()(serve_cmds.serve)
+    app.add_typer(serve_cmds.collect_app, name="collect")
+    app.add_typer(keys_cmds.keys_app, name="keys")
+    app.add_typer(profile_cmds.profile_app, name="profile")
+    app.add_typer(identity_cmds.identity_app, name="identity")
+    app.add_typer(privacy_cmds.privacy_app, name="privacy")
+    app.add_typer(privacy_cmds.consent_app, name="consent")

@@ -1,0 +1,65 @@
+"""The FastAPI application, built by `create_app(workspace_path)` when the server starts.
+
+Nothing is read at import time: settings, stores and background workers come from the
+workspace named at the call. The server process owns the warehouse file while it runs
+(DuckDB admits one writing process); the intake log lives in the state store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+
+import cvm
+from cvm.api.errors import install_error_handlers
+from cvm.api.routes import collect, health, keys
+from cvm.api.routes import consents as consent_routes
+from cvm.api.routes import identity as identity_routes
+from cvm.api.routes import privacy as privacy_routes
+from cvm.api.routes import profiles as profile_routes
+from cvm.api.services import Services
+from cvm.collect.config import load_live_settings
+from cvm.core.contracts import CONSENTS, EVENTS
+from cvm.identity.mirror import IDENTITIES
+from cvm.workspace import open_workspace
+
+
+def create_app(workspace_path: Path | None = None, *, run_loader: bool = True) -> FastAPI:
+    """Open the workspace and wire the routes; workers start with the app's lifespan."""
+    ws = open_workspace(workspace_path)
+    services = Services.build(ws, load_live_settings(ws.root))
+    _ = ws.state  # migrate the state store before the first request
+    for contract in (EVENTS, CONSENTS, IDENTITIES):
+        ws.engine.ensure_table(contract)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        services.start(run_loader=run_loader)
+        try:
+            yield
+        finally:
+            services.stop()
+
+    app = FastAPI(
+        title="cvm",
+        version=getattr(cvm, "__version__", "0"),
+        description="Customer Value Management: Segment-compatible collection, profiles, "
+        "consent and privacy requests.",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    install_error_handlers(app)
+    for module in (
+        health,
+        collect,
+        profile_routes,
+        consent_routes,
+        privacy_routes,
+        identity_routes,
+        keys,
+    ):
+        app.include_router(module.router)
+    return app
