@@ -55,3 +55,11 @@ def test_bad_setting_names_the_field(tmp_path: Path) -> None:
     (tmp_path / "w" / "cvm.toml").write_text("[value]\nmargin = 7\n")
     with pytest.raises(WorkspaceError, match=r"value\.margin"):
         open_workspace(tmp_path / "w")
+
+
+def test_cli_usage_errors_exit_2_without_traceback() -> None:
+    for args in (["nosuch"], ["info", "--bogus"]):
+        proc = subprocess.run([sys.executable, "-m", "cvm", *args], capture_output=True, text=True)
+        assert proc.returncode == 2, args
+        assert "Traceback" not in proc.stderr
+        assert "Error:" in proc.stderr

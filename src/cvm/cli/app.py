@@ -37,10 +37,10 @@ def main() -> None:
     except (typer.Exit, SystemExit) as done:
         code = getattr(done, "exit_code", None) if isinstance(done, typer.Exit) else done.code
         sys.exit(code or 0)
-    except Exception as err:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(err, click.ClickException):
-            err.show()
-            sys.exit(err.exit_code)
+    except Exception as err:
+        # Usage errors (typer vendors click) know how to print themselves and their exit code.
+        show, code = getattr(err, "show", None), getattr(err, "exit_code", None)
+        if callable(show) and isinstance(code, int):
+            show()
+            sys.exit(code)
         raise
