@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cvm.core.errors import UserInputError
-from cvm.identity.profile_lookup import LookupKey
+
+if TYPE_CHECKING:
+    from cvm.identity.profile_lookup import LookupKey
 
 CustomerArg = Annotated[str | None, typer.Argument(help="Customer id.", show_default=False)]
 EmailOpt = Annotated[str | None, typer.Option("--email", help="Find by e-mail.")]
@@ -27,6 +29,8 @@ def lookup_key(
         "customer_id": customer_id, "email": email, "user_id": user_id, "phone": phone,
         "anonymous_id": anonymous_id,
     }  # fmt: skip
+    from cvm.identity.profile_lookup import LookupKey
+
     named = [(k, v) for k, v in given.items() if v]
     if len(named) != 1:
         raise UserInputError(

@@ -33,7 +33,7 @@ _METRICS = f"SELECT * FROM {CUSTOMER_360_VIEW} WHERE customer_id = ?"  # noqa: S
 _SEGMENTS = f"SELECT * FROM {SEGMENT_TABLE} WHERE customer_id = ?"  # noqa: S608
 _EVENTS = (
     "SELECT event_id, type, name, occurred_at, channel, properties FROM events "
-    "WHERE customer_id = ? ORDER BY occurred_at DESC LIMIT ?"
+    "WHERE customer_id = ? ORDER BY occurred_at DESC, event_id DESC LIMIT ?"
 )
 
 
