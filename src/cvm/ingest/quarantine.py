@@ -1,0 +1,270 @@
+"""The quarantine: every refused row, with its run, source, line, column, reason and raw text.
+
+A run collects its refusals from three places: rows the parser could not split (the reader's
+structural rejects), rows whose values failed a check (re-derived from the stage's bad rows,
+one entry per failing check), and rows refused after staging (duplicates, unknown
+customers). Line numbers are looked up once per source for all of them together
+(`SourceReader.locate`), then everything is written to the `quarantine` table in the run's
+transaction. `list_quarantine` and `show_quarantine` read it back for `cvm quarantine`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import sqlglot.expressions as exp
+
+from cvm.engine.base import Engine
+from cvm.engine.sources import OpenedSource, SourceReader, StructuralReject
+from cvm.engine.sql import literal
+from cvm.engine.warehouse import INGEST_RUNS, QUARANTINE
+from cvm.ingest.load import RunTables, create_temp
+from cvm.ingest.plan import IngestPlan
+from cvm.ingest.staging import union_plan
+from cvm.ingest.validate import BAD, MALFORMED, RAW, checks, col, value_columns
+
+
+def _table(name: str, alias: str | None = None) -> exp.Table:
+    table = exp.to_table(name, quoted=True)
+    return table.as_(alias) if alias else table  # type: ignore[return-value]
+
+
+def collect_failures(engine: Engine, plans: list[IngestPlan], tables: RunTables, name: str) -> None:
+    """A temp table of (file, rec, column, reason, raw) for every value-level refusal."""
+    parts: list[exp.Select] = []
+    for file_index, plan in enumerate(plans):
+        in_file = exp.EQ(this=col("_file"), expression=exp.Literal.number(file_index))
+        bad = exp.And(this=col(BAD), expression=in_file)
+        malformed = exp.Not(this=exp.Is(this=col(MALFORMED), expression=exp.Null()))
+        parts.append(
+            exp.select(
+                col("_file"),
+                col("_rec"),
+                exp.Literal.string("").as_("column_name"),
+                col(MALFORMED).as_("reason"),
+                col(RAW),
+            )
+            .from_(_table(tables.stage))
+            .where(exp.And(this=bad.copy(), expression=malformed))
+        )
+        well_formed = exp.Is(this=col(MALFORMED), expression=exp.Null())
+        for check in checks(plan):
+            condition = exp.And(
+                this=exp.And(this=bad.copy(), expression=well_formed.copy()), expression=check.safe
+            )
+            parts.append(
+                exp.select(
+                    col("_file"),
+                    col("_rec"),
+                    exp.Literal.string(check.column),
+                    exp.Literal.string(check.reason),
+                    col(RAW),
+                )
+                .from_(_table(tables.stage))
+                .where(condition)
+            )
+    # Rows refused after staging have no raw text kept; their typed values stand in for it.
+    names = value_columns(union_plan(plans))
+    as_json = exp.cast(
+        exp.JSONObject(
+            expressions=[
+                exp.JSONKeyValue(
+                    this=exp.Literal.string(c), expression=exp.column(c, table="s", quoted=True)
+                )
+                for c in names
+            ]
+        ),
+        "VARCHAR",
+    )
+    parts.append(
+        exp.select(
+            exp.column("_file", table="l", quoted=True),
+            exp.column("_rec", table="l", quoted=True),
+            exp.column("column_name", table="l", quoted=True),
+            exp.column("reason", table="l", quoted=True),
+            as_json,
+        )
+        .from_(_table(tables.late, "l"))
+        .join(
+            _table(tables.stage, "s"),
+            on=exp.and_(
+                exp.EQ(
+                    this=exp.column("_file", table="l", quoted=True),
+                    expression=exp.column("_file", table="s", quoted=True),
+                ),
+                exp.EQ(
+                    this=exp.column("_rec", table="l", quoted=True),
+                    expression=exp.column("_rec", table="s", quoted=True),
+                ),
+            ),
+        )
+    )
+    union: exp.Expression = parts[0]
+    for part in parts[1:]:
+        union = exp.union(union, part, distinct=False)
+    create_temp(engine, name, union)
+
+
+def locate_failures(
+    engine: Engine, reader: SourceReader, opened: list[OpenedSource], failures: str
+) -> tuple[pa.Table, list[tuple[int, StructuralReject]]]:
+    """Line numbers for every failing (file, rec), and each source's structural rejects."""
+    rows = engine.fetch_arrow(
+        exp.select(col("_file"), col("_rec"))
+        .from_(_table(failures))
+        .group_by(col("_file"), col("_rec"))
+    )
+    files = (
+        rows.column("_file").to_numpy(zero_copy_only=False)
+        if rows.num_rows
+        else np.array([], dtype=np.int64)
+    )
+    recs = (
+        rows.column("_rec").to_numpy(zero_copy_only=False)
+        if rows.num_rows
+        else np.array([], dtype=np.int64)
+    )
+    out_files, out_recs, out_lines = [], [], []
+    rejects: list[tuple[int, StructuralReject]] = []
+    for index, source in enumerate(opened):
+        mine = recs[files == index].astype(np.int64)
+        found, lines = reader.locate(source, mine)
+        rejects.extend((index, r) for r in found)
+        out_files.append(np.full(mine.size, index, dtype=np.int64))
+        out_recs.append(mine)
+        out_lines.append(lines.astype(np.int64))
+    located = pa.table(
+        {
+            "_file": np.concatenate(out_files) if out_files else np.array([], dtype=np.int64),
+            "_rec": np.concatenate(out_recs) if out_recs else np.array([], dtype=np.int64),
+            "line": np.concatenate(out_lines) if out_lines else np.array([], dtype=np.int64),
+        }
+    )
+    return located, rejects
+
+
+def failure_reasons(
+    engine: Engine, failures: str, rejects: list[tuple[int, StructuralReject]]
+) -> dict[str, int]:
+    counts: Counter[str] = Counter()
+    query = (
+        exp.select(col("reason"), exp.Count(this=exp.Star()))
+        .from_(_table(failures))
+        .group_by(col("reason"))
+    )
+    for reason, count in engine.fetch_rows(query):
+        counts[str(reason)] += int(str(count))
+    counts.update(r.reason for _, r in rejects)
+    return dict(counts.most_common())
+
+
+def write_quarantine(
+    engine: Engine,
+    *,
+    run_id: str,
+    table: str,
+    tables: RunTables,
+    failures: str,
+    located: str,
+    rejects: str,
+    at: dt.datetime,
+) -> int:
+    """Insert the run's refusals into the warehouse `quarantine` table."""
+    columns = [c.name for c in QUARANTINE.columns]
+    run, target, when = literal(run_id), literal(table), literal(at)
+    from_failures = (
+        exp.select(
+            run,
+            target,
+            exp.column("_source", table="f", quoted=True),
+            exp.column("line", table="n", quoted=True),
+            exp.column("column_name", table="q", quoted=True),
+            exp.column("reason", table="q", quoted=True),
+            exp.column(RAW, table="q", quoted=True),
+            when,
+        )
+        .from_(_table(failures, "q"))
+        .join(_table(located, "n"), using=["_file", "_rec"])
+        .join(_table(tables.files, "f"), using=["_file"])
+    )
+    from_rejects = (
+        exp.select(
+            run.copy(),
+            target.copy(),
+            exp.column("_source", table="f", quoted=True),
+            exp.column("line", table="r", quoted=True),
+            exp.Literal.string(""),
+            exp.column("reason", table="r", quoted=True),
+            exp.column("raw", table="r", quoted=True),
+            when.copy(),
+        )
+        .from_(_table(rejects, "r"))
+        .join(_table(tables.files, "f"), using=["_file"])
+    )
+    target_schema = exp.Schema(
+        this=_table(QUARANTINE.name),
+        expressions=[exp.to_identifier(c, quoted=True) for c in columns],
+    )
+    statement = exp.Insert(
+        this=target_schema, expression=exp.union(from_failures, from_rejects, distinct=False)
+    )
+    return int(engine.fetch_scalar(statement) or 0)  # type: ignore[call-overload]
+
+
+def rejects_table(rejects: list[tuple[int, StructuralReject]]) -> pa.Table:
+    return pa.table(
+        {
+            "_file": pa.array([f for f, _ in rejects], pa.int64()),
+            "line": pa.array([r.line for _, r in rejects], pa.int64()),
+            "reason": pa.array([r.reason for _, r in rejects], pa.string()),
+            "raw": pa.array([r.raw for _, r in rejects], pa.string()),
+        }
+    )
+
+
+def _records(table: pa.Table) -> list[dict[str, Any]]:
+    return table.to_pylist()
+
+
+def list_quarantine(engine: Engine, run: str | None = None) -> list[dict[str, Any]]:
+    """Without a run: one line per ingestion run that quarantined rows. With one: its reasons
+    (reason, column, rows, first line)."""
+    if run is None:
+        query = (
+            exp.select(
+                "ingest_run", "table_name", "source", "started_at", "rows_read", "rows_quarantined"
+            )
+            .from_(_table(INGEST_RUNS.name))
+            .where(exp.GT(this=exp.column("rows_quarantined"), expression=exp.Literal.number(0)))
+            .order_by(exp.Ordered(this=exp.column("started_at"), desc=True))
+        )
+        return _records(engine.fetch_arrow(query))
+    query = (
+        exp.select(
+            exp.column("reason"),
+            exp.column("column_name"),
+            exp.Count(this=exp.Star()).as_("rows"),
+            exp.Min(this=exp.column("row_number")).as_("first_row"),
+        )
+        .from_(_table(QUARANTINE.name))
+        .where(exp.EQ(this=exp.column("ingest_run"), expression=literal(run)))
+        .group_by(exp.column("reason"), exp.column("column_name"))
+        .order_by(exp.Ordered(this=exp.column("rows"), desc=True), exp.column("reason"))
+    )
+    return _records(engine.fetch_arrow(query))
+
+
+def show_quarantine(engine: Engine, run: str, limit: int = 50) -> list[dict[str, Any]]:
+    """The quarantined rows of one run, in file order."""
+    query = (
+        exp.select("source", "row_number", "column_name", "reason", "raw")
+        .from_(_table(QUARANTINE.name))
+        .where(exp.EQ(this=exp.column("ingest_run"), expression=literal(run)))
+        .order_by("source", "row_number", "column_name")
+        .limit(limit)
+    )
+    return _records(engine.fetch_arrow(query))
