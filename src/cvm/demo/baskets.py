@@ -110,16 +110,20 @@ def split_orders(
     share = rng.gamma(2.0, 1.0, order.shape[0])
     share /= np.add.reduceat(share, starts)[order]
     target = orders.value[order] * share
-    product = choose_products(rng, catalogue, category, target)
+    # Aim a little above the line value: list prices then cover it with a modest discount.
+    product = choose_products(rng, catalogue, category, target * 1.15)
     favourites = draw_favourites(rng, pop, catalogue)
     fav = rng.random(order.shape[0]) < config.favourite_share
     product[fav] = favourites[cust[fav], rng.integers(0, FAVOURITES, int(fav.sum()))]
 
     price = catalogue.price[product]
-    qmax = np.where(REPEATABLE[catalogue.category[product]], 6, 2)
-    quantity = np.clip(np.round(target / price), 1, qmax).astype(np.int64)
+    qmax = np.where(REPEATABLE[catalogue.category[product]], 12, 3)
+    quantity = np.clip(np.ceil(target / price - 0.3), 1, qmax).astype(np.int64)
+    # Amounts are list value scaled to the planted order value; never above list price, so
+    # an order whose list value falls short buys more units of its first line.
+    shortfall = np.maximum(orders.value - np.add.reduceat(price * quantity, starts), 0.0)
+    quantity[starts] += np.ceil(shortfall / price[starts]).astype(np.int64)
     list_value = price * quantity
-    # Scale list prices to the planted order value: the difference reads as a discount.
     amount = np.round(
         orders.value[order] * list_value / np.add.reduceat(list_value, starts)[order], 2
     )

@@ -198,8 +198,8 @@ def choose_products(
     """A product of ``category`` priced near ``target_price`` for each line.
 
     Looks at the ``2 * window + 1`` products nearest in log price within the category and
-    picks one with probability proportional to popularity, so baskets are coherent with their
-    value and popular products still dominate.
+    picks one with probability proportional to popularity times a Gaussian kernel in log
+    price, so baskets are coherent with their value and popular products still dominate.
     """
     key = category * 1000.0 + np.log1p(np.maximum(target_price, 0.0))
     pos = np.searchsorted(catalogue.sort_key, key)
@@ -207,7 +207,10 @@ def choose_products(
     hi = catalogue.segment[category, 1] - 1
     cand = np.clip(pos[:, None] + np.arange(-window, window + 1)[None, :], lo[:, None], hi[:, None])
     products = catalogue.by_price[cand]
-    weight = np.cumsum(catalogue.popularity[products], axis=1)
+    # Popularity times a log-price kernel: with few products per category the window is wide,
+    # and the kernel keeps the pick close to the target price.
+    gap = np.log(catalogue.price[products] / np.maximum(target_price, 0.01)[:, None])
+    weight = np.cumsum(catalogue.popularity[products] * np.exp(-0.5 * (gap / 0.25) ** 2), axis=1)
     u = rng.random(category.shape[0]) * weight[:, -1]
     slot = np.minimum((u[:, None] > weight).sum(axis=1), 2 * window)
     return products[np.arange(category.shape[0]), slot]
