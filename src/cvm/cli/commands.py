@@ -6,6 +6,7 @@ import typer
 
 from cvm.cli import (
     identity_cmds,
+    ingest_cmds,
     keys_cmds,
     privacy_cmds,
     profile_cmds,
@@ -18,6 +19,8 @@ from cvm.cli import (
 def register(app: typer.Typer) -> None:
     app.command()(workspace_cmds.init)
     app.command()(workspace_cmds.info)
+    app.add_typer(ingest_cmds.ingest_app, name="ingest")
+    app.add_typer(ingest_cmds.quarantine_app, name="quarantine")
     app.command()(run_cmds.run)
     app.command()(run_cmds.value)
     app.command()(run_cmds.report)
