@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from cvm.cli import (
+    demo_cmds,
     identity_cmds,
     ingest_cmds,
     keys_cmds,
@@ -24,6 +25,7 @@ def register(app: typer.Typer) -> None:
     app.command()(run_cmds.run)
     app.command()(run_cmds.value)
     app.command()(run_cmds.report)
+    app.command()(demo_cmds.demo)
     # live side: API server, intake, keys, profiles, identity, consent, privacy
     app.command()(serve_cmds.serve)
     app.add_typer(serve_cmds.collect_app, name="collect")
