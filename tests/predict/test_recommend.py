@@ -215,18 +215,21 @@ def test_cooccurrence_scores_sum_neighbour_similarities() -> None:
     assert recs["score"].tolist() == pytest.approx([1.0, 0.5])
 
 
-def test_top_k_per_row_matches_sorting_each_row() -> None:
-    rng = np.random.default_rng(0)
-    matrix = sp.random(300, 40, density=0.3, format="csr", random_state=1, dtype=np.float32)
+@pytest.mark.parametrize("k", [1, 6, 50])
+def test_top_k_per_row_matches_sorting_each_row(k: int) -> None:
+    rng = np.random.default_rng(k)
+    matrix = sp.random(300, 120, density=0.4, format="csr", random_state=k, dtype=np.float32)
     matrix.data = np.round(rng.normal(size=matrix.nnz), 1).astype(np.float32)  # ties, negatives
+    matrix.data[matrix.indptr[5] : matrix.indptr[6]] = 0.5  # a row of equal scores
     matrix.eliminate_zeros()
-    ids, scores = top_k_per_row(matrix, 6)
+    ids, scores = top_k_per_row(matrix, k)
     for r in range(matrix.shape[0]):
-        row = matrix.getrow(r)
-        order = np.lexsort((row.indices, -row.data))[:6]
-        assert ids[r][: len(order)].tolist() == row.indices[order].tolist()
+        entries = slice(matrix.indptr[r], matrix.indptr[r + 1])
+        cols, data = matrix.indices[entries], matrix.data[entries]
+        order = np.lexsort((cols, -data))[:k]
+        assert ids[r][: len(order)].tolist() == cols[order].tolist()
         assert (ids[r][len(order) :] == -1).all()
-        np.testing.assert_array_equal(scores[r][: len(order)], row.data[order])
+        np.testing.assert_array_equal(scores[r][: len(order)], data[order])
 
 
 def test_clear_errors() -> None:

@@ -25,7 +25,7 @@ from cvm.predict.recommend import (
 )
 
 N_PRODUCTS = 40
-# Enough products per customer that some rows exceed the light/heavy block threshold (16).
+# Enough products per customer that some rows land in the widest tier (over 16 blocked).
 SIM = simulate_baskets(
     n_customers=150, n_products=N_PRODUCTS, n_categories=4, purchases_per_customer=15, seed=5
 )

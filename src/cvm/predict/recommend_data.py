@@ -160,7 +160,7 @@ def build_fit_data(interactions: pd.DataFrame, products: pd.DataFrame | None) ->
 
 def exclusion_inputs(
     exclude: pd.DataFrame | Iterable[Any] | None,
-    requested: npt.NDArray[Any],
+    requested: pd.Index,
     product_ids: npt.NDArray[Any],
 ) -> tuple[BoolArray, sp.csr_matrix]:
     """Explicitly ineligible products: a global mask and a (request row x product) matrix.

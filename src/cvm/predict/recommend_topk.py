@@ -28,6 +28,39 @@ def descending_bits(scores: npt.NDArray[np.float32]) -> npt.NDArray[np.uint64]:
     return (~ordered).astype(np.uint64)
 
 
+_LEVELS = 64
+
+
+def prune_rows(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
+    """Drop stored entries that cannot be among the `k` largest of their row.
+
+    Each row's scores are binned into 64 equal-width levels between the row's minimum and
+    maximum; with L the highest level such that at least k entries lie at level >= L, the
+    k-th largest entry lies at level >= L, so entries below L can go. One `bincount` finds L
+    for every row; the expensive sort then sees a few dozen entries per row, not hundreds.
+    """
+    counts = np.diff(matrix.indptr)
+    if matrix.nnz == 0 or counts.max() <= k:
+        return matrix
+    n_rows = matrix.shape[0]
+    filled = counts > 0
+    starts = matrix.indptr[:-1][filled]
+    low = np.zeros(n_rows, dtype=np.float64)
+    high = np.zeros(n_rows, dtype=np.float64)
+    low[filled] = np.minimum.reduceat(matrix.data, starts)
+    high[filled] = np.maximum.reduceat(matrix.data, starts)
+    span = np.where(high > low, high - low, 1.0)
+    row = np.repeat(np.arange(n_rows, dtype=np.int64), counts)
+    level = ((matrix.data - low[row]) * ((_LEVELS - 1e-6) / span[row])).astype(np.int64)
+    hist = np.bincount(row * _LEVELS + level, minlength=n_rows * _LEVELS)
+    at_or_above = np.cumsum(hist.reshape(n_rows, _LEVELS)[:, ::-1], axis=1)
+    enough = at_or_above >= k
+    threshold = np.where(enough.any(axis=1), _LEVELS - 1 - enough.argmax(axis=1), 0)
+    keep = level >= threshold[row]
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(row[keep], minlength=n_rows))])
+    return sp.csr_matrix((matrix.data[keep], matrix.indices[keep], indptr), shape=matrix.shape)
+
+
 def top_k_per_row(matrix: sp.csr_matrix, k: int) -> tuple[Ids, Scores]:
     """The `k` largest stored entries of each row of `matrix`, best first.
 
@@ -42,6 +75,7 @@ def top_k_per_row(matrix: sp.csr_matrix, k: int) -> tuple[Ids, Scores]:
     scores = np.full((n_rows, k), np.nan, dtype=np.float32)
     if k == 0 or matrix.nnz == 0:
         return ids, scores
+    matrix = prune_rows(matrix, k)
     counts = np.diff(matrix.indptr)
     rows = np.repeat(np.arange(n_rows, dtype=np.uint64), counts)
     position = np.arange(matrix.nnz, dtype=np.int64) - matrix.indptr[:-1].repeat(counts)
@@ -108,9 +142,15 @@ def merge_candidates(
         [model_scores, np.broadcast_to(fill_scores, (n_rows, fill_scores.size))], axis=1
     )
     keys = np.arange(n_rows, dtype=np.int64)[:, None] * n_items + ids.astype(np.int64)
-    valid = (ids >= 0) & ~_member(keys, blocked_keys(blocked))
-    model_keys = np.sort(keys[:, :width][valid[:, :width]])
-    valid[:, width:] &= ~_member(keys[:, width:], model_keys)
+    block = blocked_keys(blocked)
+    valid = np.zeros(ids.shape, dtype=bool)
+    valid[:, :width] = (model_ids >= 0) & ~_member(keys[:, :width], block)
+    # Only rows the model leaves short look at the fill list (for ALS: almost none).
+    short_rows = np.flatnonzero(valid[:, :width].sum(axis=1) < n)
+    if short_rows.size and fill_ids.size:
+        fill_keys = keys[short_rows, width:]
+        model_keys = np.sort(keys[short_rows, :width][valid[short_rows, :width]])
+        valid[short_rows, width:] = ~_member(fill_keys, block) & ~_member(fill_keys, model_keys)
     order = np.argsort(~valid, axis=1, kind="stable")[:, :n]
     picked = np.take_along_axis(valid, order, axis=1)
     out_ids = np.where(picked, np.take_along_axis(ids, order, axis=1), -1).astype(np.int32)
