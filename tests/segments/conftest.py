@@ -4,20 +4,39 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
+from cvm.engine.duckdb_engine import DuckDBEngine
+from cvm.engine.warehouse import ensure_warehouse
+from cvm.profiles.views import ensure_profile_tables
 from cvm.segments.store import SegmentStore
-from cvm.workspace import Workspace, init_workspace
-from tests.segments.data import AS_OF, Warehouse, generate
+from tests.segments.data import AS_OF, generate
+from tests.segments.data import Warehouse as Data
 from tests.segments.pandas_reference import Reference
 
 
 @dataclass
+class Warehouse:
+    """Just the warehouse (in memory), for tests that need no state store or settings."""
+
+    engine: DuckDBEngine
+
+    def close(self) -> None:
+        self.engine.close()
+
+
+def bare_warehouse() -> Warehouse:
+    engine = DuckDBEngine()
+    ensure_warehouse(engine)
+    ensure_profile_tables(engine)
+    return Warehouse(engine)
+
+
+@dataclass
 class Loaded:
-    ws: Workspace
-    data: Warehouse
+    ws: Warehouse
+    data: Data
     store: SegmentStore
     _references: dict[tuple[str, object], Reference] = field(default_factory=dict)
 
@@ -39,17 +58,19 @@ class Loaded:
         return self._references[key]
 
 
-def load(root: Path, seed: int = 7) -> Loaded:
-    ws = init_workspace(root)
+def load(seed: int = 7) -> Loaded:
+    ws = bare_warehouse()
     data = generate(seed)
     for name, table in data.arrow().items():
         ws.engine.write_arrow(name, table)
     return Loaded(ws, data, SegmentStore(ws.engine))
 
 
-@pytest.fixture(scope="module")
-def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
-    result = load(tmp_path_factory.mktemp("segments") / "ws")
+@pytest.fixture(scope="session")
+def loaded() -> Iterator[Loaded]:
+    """Shared by all modules: tests that add segments or memberships clean up or use their own
+    names, so they do not disturb each other."""
+    result = load()
     try:
         yield result
     finally:

@@ -296,7 +296,9 @@ class Reference:
                 wanted = getattr(node, col)
                 if wanted:
                     lowered = {w.lower() for w in wanted}
-                    out &= self.c360[col].map(lambda v, ok=lowered: isinstance(v, str) and v.lower() in ok)
+                    out &= self.c360[col].map(
+                        lambda v, ok=lowered: isinstance(v, str) and v.lower() in ok
+                    )
             return out
         if isinstance(node, d.NearCondition):
             lat = np.radians(self.c360["latitude"].astype(float))

@@ -178,10 +178,10 @@ def install_builtin_segments(
     from cvm.segments.store import SegmentStore
 
     store = store or SegmentStore(engine)
-    saved = []
-    for definition in builtin_definitions(lifecycle, value_tiers):
-        if store.exists(definition.name) and not overwrite:
-            continue
-        store.save(definition, replace=True, builtin=True)
-        saved.append(definition.name)
-    return saved
+    wanted = [
+        d
+        for d in builtin_definitions(lifecycle, value_tiers)
+        if overwrite or not store.exists(d.name)
+    ]
+    store.save_many(wanted, replace=True, builtin=True)
+    return [d.name for d in wanted]

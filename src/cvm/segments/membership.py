@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 import sqlglot.expressions as exp
 
 from cvm.core.errors import ConflictError
-from cvm.engine.base import Engine, count_rows
+from cvm.engine.base import Engine
 from cvm.segments.classify import Schedule, classify
 from cvm.segments.compile import compile_segment
 from cvm.segments.context import CompileContext, utc_naive
@@ -52,7 +52,6 @@ class SegmentRefresh:
     members: int
     entered: int
     exited: int
-    seconds: float
 
 
 @dataclass
@@ -60,10 +59,7 @@ class RefreshReport:
     refresh_id: str
     as_of: dt.datetime
     segments: list[SegmentRefresh] = field(default_factory=list)
-
-    @property
-    def seconds(self) -> float:
-        return sum(s.seconds for s in self.segments)
+    seconds: float = 0.0
 
 
 def _temp(name: str, query: exp.Expression) -> exp.Create:
@@ -105,53 +101,87 @@ def _check_forward(engine: Engine, names: Sequence[str], as_of: dt.datetime) -> 
         )
 
 
-def _reconcile(
-    engine: Engine, name: str, members: exp.Select, ctx: CompileContext, refresh_id: str
-) -> tuple[int, int, int]:
-    """Diff new members against current ones (for ``ctx.customer_ids`` only when given)."""
-    segment = exp.column("segment").eq(exp.Literal.string(name))
-    current = _ids(SEGMENT_MEMBERSHIP.name).where(
-        exp.and_(segment, *ctx.restriction(exp.column("customer_id")))
+def _same_pair(table: str, target: str) -> exp.Exists:
+    """``EXISTS (SELECT 1 FROM table x WHERE x.segment = target.segment AND …customer_id)``."""
+    match = exp.and_(
+        *(
+            exp.column(c, table="x").eq(exp.column(c, table=target))
+            for c in ("segment", "customer_id")
+        )
     )
-    engine.execute(_temp(NEW, members))
-    engine.execute(_temp(ENTERED, exp.except_(_ids(NEW), current)))
-    engine.execute(_temp(EXITED, exp.except_(current.copy(), _ids(NEW))))
+    return exp.Exists(this=exp.select("1").from_(exp.to_table(table).as_("x")).where(match))
+
+
+def _reconcile(
+    engine: Engine, queries: dict[str, exp.Select], ctx: CompileContext, refresh_id: str
+) -> dict[str, tuple[int, int, int]]:
+    """Diff new members of a group of segments against the current ones (only for
+    ``ctx.customer_ids`` when given); returns (members, entered, exited) per segment."""
+    names = [exp.Literal.string(n) for n in queries]
+    pairs = [
+        exp.select(exp.Literal.string(name).as_("segment"), "customer_id").from_(q.subquery("m"))
+        for name, q in queries.items()
+    ]
+    new: exp.Expr = pairs[0]
+    for pair in pairs[1:]:
+        new = exp.union(new, pair, distinct=False)
+    current = (
+        exp.select("segment", "customer_id")
+        .from_(SEGMENT_MEMBERSHIP.name)
+        .where(
+            exp.and_(
+                exp.column("segment").isin(*names), *ctx.restriction(exp.column("customer_id"))
+            )
+        )
+    )
+    both = exp.select("segment", "customer_id")
+    engine.execute(_temp(NEW, new))  # type: ignore[arg-type]
+    engine.execute(_temp(ENTERED, exp.except_(both.from_(NEW), current)))
+    engine.execute(_temp(EXITED, exp.except_(current.copy(), both.copy().from_(NEW))))
     at, now = timestamp_literal(ctx.as_of), timestamp_literal(utc_naive(None))
-    label = exp.Literal.string(name)
-    for table, transition in ((ENTERED, "entered"), (EXITED, "exited")):
-        rows = exp.select(
-            label,
+    moves = [
+        exp.select(
+            "segment",
             "customer_id",
-            exp.Literal.string(transition),
+            exp.Literal.string(kind),
             at,
             exp.Literal.string(refresh_id),
             now,
         ).from_(table)
-        columns = ["segment", "customer_id", "transition", "at", "refresh_id", "recorded_at"]
-        engine.execute(exp.insert(rows, SEGMENT_TRANSITIONS.name, columns=columns))
-    entering = exp.select(label, "customer_id", at).from_(ENTERED)
+        for table, kind in ((ENTERED, "entered"), (EXITED, "exited"))
+    ]
+    columns = ["segment", "customer_id", "transition", "at", "refresh_id", "recorded_at"]
     engine.execute(
-        exp.insert(
-            entering, SEGMENT_MEMBERSHIP.name, columns=["segment", "customer_id", "entered_at"]
-        )
+        exp.insert(exp.union(*moves, distinct=False), SEGMENT_TRANSITIONS.name, columns=columns)
     )
-    engine.execute(
-        exp.insert(
-            entering.copy(),
-            SEGMENT_MEMBERSHIP_HISTORY.name,
-            columns=["segment", "customer_id", "entered_at"],
+    entering = exp.select("segment", "customer_id", at).from_(ENTERED)
+    for table in (SEGMENT_MEMBERSHIP.name, SEGMENT_MEMBERSHIP_HISTORY.name):
+        engine.execute(
+            exp.insert(entering.copy(), table, columns=["segment", "customer_id", "entered_at"])
         )
-    )
-    leaving = exp.column("customer_id").isin(query=_ids(EXITED))
-    engine.execute(exp.delete(SEGMENT_MEMBERSHIP.name, where=exp.and_(segment, leaving)))
-    still_open = exp.and_(segment, exp.column("exited_at").is_(exp.null()), leaving.copy())
-    engine.execute(exp.update(SEGMENT_MEMBERSHIP_HISTORY.name, {"exited_at": at}, where=still_open))
-    counts = [int(engine.fetch_scalar(count_rows(t)) or 0) for t in (NEW, ENTERED, EXITED)]  # type: ignore[call-overload]
-    return counts[0], counts[1], counts[2]
+    members = SEGMENT_MEMBERSHIP.name
+    engine.execute(exp.delete(members, where=_same_pair(EXITED, members)))
+    history = SEGMENT_MEMBERSHIP_HISTORY.name
+    still_open = exp.and_(exp.column("exited_at").is_(exp.null()), _same_pair(EXITED, history))
+    engine.execute(exp.update(history, {"exited_at": at}, where=still_open))
+    counted = [
+        exp.select(exp.Literal.string(t).as_("t"), "segment", exp.Count(this=exp.Star()).as_("n"))
+        .from_(t)
+        .group_by("segment")
+        for t in (NEW, ENTERED, EXITED)
+    ]
+    counts = {name: [0, 0, 0] for name in queries}
+    for source, segment, n in engine.fetch_rows(exp.union(*counted, distinct=False)):
+        counts[str(segment)][(NEW, ENTERED, EXITED).index(str(source))] = int(n)  # type: ignore[call-overload]
+    return {name: (c[0], c[1], c[2]) for name, c in counts.items()}
 
 
 def _refresh(
-    store: SegmentStore, names: Sequence[str], ctx: CompileContext, schedules: dict[str, Schedule]
+    store: SegmentStore,
+    names: Sequence[str],
+    ctx: CompileContext,
+    schedules: dict[str, Schedule],
+    group_size: int,
 ) -> RefreshReport:
     engine = store.engine
     ensure_membership_tables(engine)
@@ -159,15 +189,22 @@ def _refresh(
     report = RefreshReport(refresh_id, ctx.as_of)
     catalog = field_catalog(engine)
     _check_forward(engine, names, ctx.as_of)
+    started = time.perf_counter()
     with _transaction(engine):
-        for name in names:
-            started = time.perf_counter()
-            query = compile_segment(store.resolve(name), ctx.entering(name), catalog)
-            members, entered, exited = _reconcile(engine, name, query, ctx, refresh_id)
-            elapsed = time.perf_counter() - started
-            report.segments.append(
-                SegmentRefresh(name, schedules[name], members, entered, exited, elapsed)
-            )
+        # Segments go in groups: one statement evaluates a whole group (the engine overlaps
+        # their scans) while the temporary tables stay a bounded size.
+        for first in range(0, len(names), group_size):
+            group = names[first : first + group_size]
+            queries = {
+                n: compile_segment(store.resolve(n), ctx.entering(n), catalog) for n in group
+            }
+            for name, (members, entered, exited) in _reconcile(
+                engine, queries, ctx, refresh_id
+            ).items():
+                report.segments.append(
+                    SegmentRefresh(name, schedules[name], members, entered, exited)
+                )
+    report.seconds = time.perf_counter() - started
     for table in (NEW, ENTERED, EXITED):
         engine.execute(f"DROP TABLE IF EXISTS {table}")
     return report
@@ -183,13 +220,14 @@ def refresh_memberships(
     as_of: dt.datetime | None = None,
     *,
     store: SegmentStore | None = None,
+    group_size: int = 10,
 ) -> RefreshReport:
     """Re-evaluate ``segments`` (default: all stored) for every customer at ``as_of``."""
     store = store or SegmentStore(engine)
     names = list(segments) if segments is not None else store.names()
     for name in names:
         store.get(name)  # unknown names fail before anything changes
-    return _refresh(store, names, store.context(as_of), segment_schedules(store))
+    return _refresh(store, names, store.context(as_of), segment_schedules(store), group_size)
 
 
 def refresh_event_driven(
@@ -215,7 +253,7 @@ def refresh_event_driven(
         )
         engine.execute(_temp(temporary, rows))
     try:
-        return _refresh(store, names, replace(ctx, tables=LIVE_TABLES), schedules)
+        return _refresh(store, names, replace(ctx, tables=LIVE_TABLES), schedules, len(names))
     finally:
         for temporary in LIVE_TABLES.values():
             engine.execute(f"DROP TABLE IF EXISTS {temporary}")

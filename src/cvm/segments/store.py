@@ -20,7 +20,7 @@ from cvm.engine.base import Engine
 from cvm.segments.checks import did_you_mean
 from cvm.segments.context import CompileContext, ConsentPolicy, utc_naive
 from cvm.segments.definition import Node, SegmentDefinition, definition_json, referenced_segments
-from cvm.segments.fields import field_catalog
+from cvm.segments.fields import FieldCatalog, field_catalog
 from cvm.segments.predicates import timestamp_literal
 from cvm.segments.tables import (
     SEGMENT_DEFINITIONS,
@@ -59,6 +59,7 @@ class SegmentStore:
         self.engine = engine
         self.consent_policy: ConsentPolicy = consent_policy
         self._cache: dict[str, StoredSegment] | None = None
+        self._catalog: FieldCatalog | None = None
         if not engine.table_exists(TABLE):
             engine.ensure_table(SEGMENT_DEFINITIONS)
             # Imported here: the built-ins are saved through this very store.
@@ -120,14 +121,22 @@ class SegmentStore:
         ]
 
     # -- writing -------------------------------------------------------------------------
-    def validate(self, definition: SegmentDefinition) -> None:
-        """Meaning checks against this warehouse's columns and stored segments."""
+    def validate(
+        self, definition: SegmentDefinition, batch: dict[str, SegmentDefinition] | None = None
+    ) -> None:
+        """Meaning checks against this warehouse's columns and stored segments (plus ``batch``,
+        definitions being saved together that may refer to each other)."""
+        batch = batch or {}
+
+        def resolve(name: str) -> Node:
+            return batch[name].rule if name in batch else self.resolve(name)
+
         issues = check_definition(
             definition,
-            field_catalog(self.engine),
-            segment_exists=lambda n: n == definition.name or self.exists(n),
-            segment_names=self.names(),
-            resolve=self.resolve,
+            self._catalog or field_catalog(self.engine),
+            segment_exists=lambda n: n == definition.name or n in batch or self.exists(n),
+            segment_names=[*self.names(), *batch],
+            resolve=resolve,
         )
         if issues:
             raise SegmentValidationError(issues, f"segment {definition.name!r}")
@@ -136,37 +145,54 @@ class SegmentStore:
         self, definition: SegmentDefinition, *, replace: bool = False, builtin: bool = False
     ) -> StoredSegment:
         """Validate and store; an existing name needs ``replace`` (its creation time is kept)."""
-        existing = self._load().get(definition.name)
-        if existing is not None and not replace:
-            raise ConflictError(
-                f"segment {definition.name!r} exists; use --replace to overwrite it"
-            )
-        self.validate(definition)
+        self.save_many([definition], replace=replace, builtin=builtin)
+        return self.get(definition.name)
+
+    def save_many(
+        self, definitions: list[SegmentDefinition], *, replace: bool = False, builtin: bool = False
+    ) -> None:
+        """Validate all, then store all in one transaction (all or nothing)."""
+        stored = self._load()
+        batch: dict[str, SegmentDefinition] = {}
+        self._catalog = field_catalog(self.engine)
+        try:
+            for definition in definitions:
+                if definition.name in stored and not replace:
+                    raise ConflictError(
+                        f"segment {definition.name!r} exists; use --replace to overwrite it"
+                    )
+                self.validate(definition, batch)
+                batch[definition.name] = definition
+        finally:
+            self._catalog = None
         now = _now()
-        created = existing.created_at if existing and existing.created_at else now
-        values: list[Any] = [
-            exp.Literal.string(definition.name),
-            exp.cast(exp.Literal.string(definition_json(definition)), "JSON"),
-            exp.Literal.string(definition.description),
-            exp.Boolean(this=builtin if existing is None else existing.builtin),
-            timestamp_literal(created),
-            timestamp_literal(now),
-        ]
+        rows = []
+        for definition in batch.values():
+            existing = stored.get(definition.name)
+            created = existing.created_at if existing and existing.created_at else now
+            rows.append(
+                (
+                    exp.Literal.string(definition.name),
+                    exp.cast(exp.Literal.string(definition_json(definition)), "JSON"),
+                    exp.Literal.string(definition.description),
+                    exp.Boolean(this=builtin if existing is None else existing.builtin),
+                    timestamp_literal(created),
+                    timestamp_literal(now),
+                )
+            )
+        if not rows:
+            return
+        names = exp.column("name").isin(*(exp.Literal.string(n) for n in batch))
+        columns = [c.name for c in SEGMENT_DEFINITIONS.columns]
         self.engine.execute("BEGIN TRANSACTION")
         try:
-            self.engine.execute(self._delete_where(definition.name))
-            insert = exp.insert(
-                exp.values([tuple(values)]),
-                TABLE,
-                columns=[c.name for c in SEGMENT_DEFINITIONS.columns],
-            )
-            self.engine.execute(insert)
+            self.engine.execute(exp.delete(TABLE, where=names))
+            self.engine.execute(exp.insert(exp.values(rows), TABLE, columns=columns))
             self.engine.execute("COMMIT")
         except Exception:
             self.engine.execute("ROLLBACK")
             raise
         self._cache = None
-        return self.get(definition.name)
 
     def delete(self, name: str) -> None:
         """Remove a definition; its members leave (history closed, no transitions emitted)."""

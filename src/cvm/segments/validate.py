@@ -14,9 +14,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import sqlglot.expressions as exp
 from pydantic import BaseModel, ValidationError
 
 from cvm.core.errors import UserInputError
+from cvm.engine.base import Engine
 from cvm.segments.checks import Issue, check_node, did_you_mean
 from cvm.segments.definition import (
     COMPARE_OPS,
@@ -168,3 +170,35 @@ def _find_cycle(name: str, resolve: Callable[[str], Node], chain: list[str]) -> 
 
 def known_ops() -> list[str]:
     return list(COMPARE_OPS)
+
+
+def usage_warnings(engine: Engine, definition: SegmentDefinition) -> list[Issue]:
+    """Valid but suspicious: event names, categories and products this warehouse never saw."""
+    checks = (
+        ("events", "name", "name", ("event", "not_performed", "event_time")),
+        ("transactions", "category", "category", ("purchase", "purchase_time")),
+        ("transactions", "product_id", "product", ("purchase", "purchase_time")),
+    )
+    warnings: list[Issue] = []
+    seen_cache: dict[tuple[str, str], list[str]] = {}
+    for path, node in walk(definition.rule):
+        for table, column, attr, kinds in checks:
+            if node.kind not in kinds or not engine.table_exists(table):
+                continue
+            wanted = getattr(node, attr)
+            for value in [wanted] if isinstance(wanted, str) else wanted or []:
+                key = (table, column)
+                if key not in seen_cache:
+                    query = exp.select(column).distinct().from_(table).limit(10_000)
+                    seen_cache[key] = [
+                        str(r[0]) for r in engine.fetch_rows(query) if r[0] is not None
+                    ]
+                if value not in seen_cache[key]:
+                    hint = did_you_mean(value, seen_cache[key]) if seen_cache[key] else ""
+                    what = {"name": "event", "category": "category", "product_id": "product"}[
+                        column
+                    ]
+                    warnings.append(
+                        Issue(f"{path}.{attr}", f"no {what} {value!r} in {table} yet{hint}")
+                    )
+    return warnings
