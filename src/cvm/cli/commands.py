@@ -12,6 +12,7 @@ from cvm.cli import (
     privacy_cmds,
     profile_cmds,
     run_cmds,
+    segments_cmds,
     serve_cmds,
     workspace_cmds,
 )
@@ -26,6 +27,7 @@ def register(app: typer.Typer) -> None:
     app.command()(run_cmds.value)
     app.command()(run_cmds.report)
     app.command()(demo_cmds.demo)
+    app.add_typer(segments_cmds.app, name="segments")
     # live side: API server, intake, keys, profiles, identity, consent, privacy
     app.command()(serve_cmds.serve)
     app.add_typer(serve_cmds.collect_app, name="collect")

@@ -12,17 +12,24 @@ from cvm.profiles.contract import CUSTOMER_360_VIEW, PROFILES
 def ensure_profile_tables(engine: Engine) -> None:
     """Create `profiles` when missing and (re)create the `customer_360` view over it."""
     engine.ensure_table(PROFILES)
-    customer_cols = [exp.column(c.name, table="c") for c in CUSTOMERS.columns]
+    # FULL JOIN: a customer known only from transactions (no customers row yet) still has a
+    # profile, and a customer with no purchases still appears with empty metrics.
+    customer_id = exp.func(
+        "COALESCE", exp.column("customer_id", table="c"), exp.column("customer_id", table="p")
+    )
+    customer_cols = [
+        exp.column(c.name, table="c") for c in CUSTOMERS.columns if c.name != "customer_id"
+    ]
     profile_cols = [
         exp.column(c.name, table="p") for c in PROFILES.columns if c.name != "customer_id"
     ]
     select = (
-        exp.select(*customer_cols, *profile_cols)
+        exp.select(customer_id.as_("customer_id"), *customer_cols, *profile_cols)
         .from_(exp.to_table(CUSTOMERS.name).as_("c"))
         .join(
             exp.to_table(PROFILES.name).as_("p"),
             on=exp.column("customer_id", table="c").eq(exp.column("customer_id", table="p")),
-            join_type="left",
+            join_type="full",
         )
     )
     view = exp.Create(

@@ -1,0 +1,91 @@
+"""The closed loop, composed from the stages. `cvm run` runs it; every stage also runs alone.
+
+Each stage is a function of the workspace that returns a JSON-able summary. A stage whose
+inputs are absent (no transactions yet, no promoted model) is skipped with the reason, never
+failed silently.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cvm.state.runs import record_stage_run
+from cvm.workspace.workspace import Workspace
+
+Step = Callable[[str], None]
+
+
+@dataclass
+class StageResult:
+    stage: str
+    status: str  # ok | skipped | failed
+    seconds: float
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def value_stage(ws: Workspace, as_of: dt.date | None, step: Step) -> dict[str, Any]:
+    from cvm.value.stage import run_value_stage
+
+    run = run_value_stage(
+        ws.engine,
+        ws.settings.value,
+        as_of=as_of,
+        models_dir=ws.models_dir,
+        runs_dir=ws.runs_dir,
+        progress=step,
+    )
+    return {
+        "run_id": run.run_id,
+        "as_of": run.as_of.isoformat(),
+        "customers": run.customers,
+        "purchasers": run.purchasers,
+        "total_clv": round(run.total_clv, 2),
+        "model": run.purchase_model["name"],
+        "holdout_error_pct": run.validation.get("total_error_pct"),
+    }
+
+
+def report_stage(ws: Workspace, as_of: dt.date | None, step: Step) -> dict[str, Any]:
+    from cvm.report.builder import build_report
+
+    path = build_report(ws, as_of=as_of, progress=step)
+    return {"report": str(path)}
+
+
+StageFn = Callable[[Workspace, dt.date | None, Step], dict[str, Any]]
+
+# The loop in order; stages are appended here as they come into being.
+STAGES: list[tuple[str, StageFn]] = [
+    ("value", value_stage),
+    ("report", report_stage),
+]
+
+
+def run_loop(
+    ws: Workspace,
+    *,
+    as_of: dt.date | None = None,
+    only: list[str] | None = None,
+    step: Step | None = None,
+) -> list[StageResult]:
+    """Run every stage (or those named in `only`) in loop order."""
+    results: list[StageResult] = []
+    say: Step = step or (lambda _m: None)
+    for name, fn in STAGES:
+        if only and name not in only:
+            continue
+        started = time.perf_counter()
+        say(name)
+
+        def stage_step(msg: str, stage: str = name) -> None:
+            say(f"{stage}: {msg}")
+
+        with record_stage_run(ws.state, name) as record:
+            summary = fn(ws, as_of, stage_step)
+            record.update(summary)
+        results.append(StageResult(name, "ok", round(time.perf_counter() - started, 2), summary))
+    return results
