@@ -64,13 +64,7 @@ def rfm_grid(grid: pd.DataFrame) -> go.Figure:
     labels = grid.pivot_table(
         index="rfm_frequency", columns="rfm_recency", values="segment", aggfunc="first"
     ).reindex(index=range(1, 6), columns=range(1, 6))
-    text = [
-        [
-            f"{labels.iloc[i, j] or ''}<br>{0 if pd.isna(pivot.iloc[i, j]) else int(pivot.iloc[i, j]):,}"
-            for j in range(5)
-        ]
-        for i in range(5)
-    ]
+    text = [[_cell_label(labels.iloc[i, j], pivot.iloc[i, j]) for j in range(5)] for i in range(5)]
     fig = go.Figure(
         go.Heatmap(
             z=pivot.to_numpy(),
@@ -89,6 +83,13 @@ def rfm_grid(grid: pd.DataFrame) -> go.Figure:
         "frequency score (5 = most frequent)",
         height=460,
     )
+
+
+def _cell_label(segment: object, customers: object) -> str:
+    """Segment name and count; empty cells (no customer has that R and F) stay blank."""
+    if customers is None or pd.isna(customers):  # type: ignore[call-overload]
+        return ""
+    return f"{segment}<br>{int(customers):,}"  # type: ignore[call-overload]
 
 
 def p_alive_heatmap(profiles: pd.DataFrame) -> go.Figure:
