@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 WORKSPACE ?= demo-workspace
 CUSTOMERS ?= 5000
 
-.PHONY: demo test lint typecheck layers unit lock bench clean spark-setup
+.PHONY: demo test lint typecheck layers unit lock bench clean system-deps
 
 $(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -31,7 +31,14 @@ typecheck: $(STAMP)
 layers: $(STAMP)
 	$(BIN)/lint-imports
 
-unit: $(STAMP)
+# Debian packages the browser tests need (Chromium for Playwright/report screenshots).
+# Installed only when missing and only where we may (root); otherwise those tests skip with a reason.
+system-deps:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
+		echo "note: chromium not installed; browser tests will skip"; }
+
+unit: $(STAMP) system-deps
 	$(BIN)/pytest -q || test $$? -eq 5  # exit 5 = nothing collected
 
 test: lint typecheck layers unit
