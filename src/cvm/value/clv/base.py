@@ -213,7 +213,10 @@ class ClvModel:
                 k: [clean(lo), clean(hi)] for k, (lo, hi) in self.confidence_intervals_.items()
             },
             "covariance": [[clean(v) for v in row] for row in self.covariance_],
-            "convergence": self.convergence_.to_dict(),
+            "convergence": {
+                k: clean(v) if isinstance(v, float) else v
+                for k, v in self.convergence_.to_dict().items()
+            },
             "n_customers": self.n_customers_,
             "n_rows": self.n_rows_,
         }
@@ -244,10 +247,38 @@ class ClvModel:
             k: (num(lo), num(hi)) for k, (lo, hi) in state["confidence_intervals"].items()
         }
         model.covariance_ = np.array([[num(v) for v in row] for row in state["covariance"]])
-        model.convergence_ = ConvergenceReport(**state["convergence"])
+        convergence = dict(state["convergence"])
+        convergence["gradient_norm"] = num(convergence["gradient_norm"])
+        model.convergence_ = ConvergenceReport(**convergence)
         model.n_customers_ = float(state["n_customers"])
         model.n_rows_ = int(state["n_rows"])
         return model  # type: ignore[return-value]
+
+    @classmethod
+    def from_params(cls, params: dict[str, float], **settings: Any) -> Self:
+        """A model with given parameters and no fit (for scenarios and simulations): it predicts,
+        but has no likelihood or standard errors."""
+        missing = [p for p in cls.param_names if p not in params]
+        if missing or not cls.param_names:
+            raise UserInputError(
+                f"{cls.__name__} needs parameters {list(cls.param_names)}; missing {missing}."
+            )
+        if not all(np.isfinite(float(params[p])) and float(params[p]) > 0 for p in cls.param_names):
+            raise UserInputError(f"{cls.__name__} parameters must be positive, got {params}.")
+        model = cls(**settings)
+        k = len(cls.param_names)
+        model.params_ = {p: float(params[p]) for p in cls.param_names}
+        model.log_likelihood_ = float("nan")
+        model.standard_errors_ = dict.fromkeys(cls.param_names, float("nan"))
+        model.confidence_intervals_ = {p: (float("nan"), float("nan")) for p in cls.param_names}
+        model.covariance_ = np.full((k, k), np.nan)
+        model.convergence_ = ConvergenceReport(
+            success=False, method="given", iterations=0, function_evaluations=0,
+            message="parameters given, not estimated", gradient_norm=float("nan"),
+            hessian_positive_definite=False, warm_start_rows=0,
+        )  # fmt: skip
+        model.n_customers_, model.n_rows_ = 0.0, 0
+        return model
 
     @classmethod
     def from_json(cls, text: str) -> Self:

@@ -97,6 +97,8 @@ class Problem:
         return float(value) if np.isfinite(value) else np.inf
 
     def fun_grad(self, phi: FloatArray) -> tuple[float, FloatArray]:
+        if np.any(np.abs(phi) > LOG_BOUND + 1e-9):
+            return np.inf, np.zeros_like(phi)  # outside the box: the optimiser must step back
         if self.analytic_order < 1:
             return self.fun(phi), self._numerical_gradient(phi)
         self.evaluations += 1
@@ -120,7 +122,10 @@ class Problem:
             assert grad is not None and hess is not None
             # Chain rule for theta = exp(phi): D H D + diag(theta * grad).
             h = -(theta[:, None] * hess * theta[None, :] + np.diag(theta * grad))
-            return h / self.total_weight + np.diag(4.0 * self.penalizer * theta**2)
+            h = h / self.total_weight + np.diag(4.0 * self.penalizer * theta**2)
+            if np.all(np.isfinite(h)):
+                return h
+            return self._hessian_from_gradient(phi)
         if self.analytic_order == 1:
             return self._hessian_from_gradient(phi)
         return self._hessian_from_values(phi)
@@ -140,7 +145,10 @@ class Problem:
             e = np.zeros(k)
             e[j] = step
             h[:, j] = (self.fun_grad(phi + e)[1] - self.fun_grad(phi - e)[1]) / (2 * step)
-        return (h + h.T) / 2
+        h = (h + h.T) / 2
+        # Far out on a flat ridge the likelihood can underflow; a huge curvature then keeps a
+        # Newton step from moving further out, and the report shows the Hessian as not PD.
+        return h if np.all(np.isfinite(h)) else np.eye(k) * 1e12
 
     def _hessian_from_values(self, phi: FloatArray, step: float = 2e-4) -> FloatArray:
         k = len(phi)
@@ -215,15 +223,30 @@ def maximize(
     message, iterations = "", 0
     if problem.analytic_order >= 2:
         method = "trust-exact"
-        result = minimize(
-            problem.fun_grad,
-            start,
-            jac=True,
-            hess=problem.hess,
-            method=method,
-            options={"maxiter": max_iter, "gtol": 1e-9 if final else 1e-6},
-        )
-        phi, iterations, message = np.asarray(result.x), int(result.nit), str(result.message)
+        try:
+            result = minimize(
+                problem.fun_grad,
+                start,
+                jac=True,
+                hess=problem.hess,
+                method=method,
+                options={"maxiter": max_iter, "gtol": 1e-9 if final else 1e-6},
+            )
+            phi, iterations, message = np.asarray(result.x), int(result.nit), str(result.message)
+        except (ValueError, np.linalg.LinAlgError) as exc:
+            # A degenerate likelihood (e.g. a handful of customers, the optimum at a boundary)
+            # can make the trust-region subproblem fail; L-BFGS-B with bounds still ends somewhere.
+            result = minimize(
+                problem.fun_grad,
+                start,
+                jac=True,
+                method="L-BFGS-B",
+                bounds=[(-LOG_BOUND, LOG_BOUND)] * len(phi0),
+                options={"maxiter": max_iter, "ftol": 1e-14, "gtol": 1e-9},
+            )
+            method = "L-BFGS-B"
+            phi, iterations = np.asarray(result.x), int(result.nit)
+            message = f"trust-exact failed ({exc}); {result.message}"
     else:
         method, phi = "", start
         if warm and final:
