@@ -239,7 +239,8 @@ class DuckDBSourceReader:
                 reason = "malformed line"
             else:
                 reason = REJECT_REASONS.get(str(error_type), "malformed line")
-            found[key] = (reason, None if csv_line is None else str(csv_line))
+            # DuckDB keeps the previous line's line feed in front of a CRLF line.
+            found[key] = (reason, None if csv_line is None else str(csv_line).strip("\r\n"))
         return found
 
     def close(self, opened: OpenedSource) -> None:

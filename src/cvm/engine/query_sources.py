@@ -55,7 +55,9 @@ def _connect(url: str) -> Any:
         path = Path(raw[3:] if raw.startswith("///") else raw.lstrip("/"))
         if not path.is_file():
             raise UserInputError(f"SQLite database {path} does not exist")
-        return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        # DuckDB pulls the batches from one of its own threads, one at a time.
+        uri = f"{path.resolve().as_uri()}?mode=ro"
+        return sqlite3.connect(uri, uri=True, check_same_thread=False)
     if scheme in ("postgresql", "postgres"):
         try:
             import psycopg
