@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -115,3 +117,30 @@ def test_cli_creates_a_working_workspace(tmp_path: Path) -> None:
 
     bad = runner.invoke(app, ["demo", "--workspace", str(tmp_path / "x"), "--customers", "0"])
     assert bad.exit_code == 2 and not (tmp_path / "x").exists()
+
+
+class _FailingGenerator(DemoGenerator):
+    def chunks(self) -> Iterator[Company]:
+        yield from list(super().chunks())[:1]
+        raise RuntimeError("generator broke")
+
+
+def test_export_surfaces_failures_and_leaves_no_thread_behind(tmp_path: Path) -> None:
+    before = threading.active_count()
+    broken = _FailingGenerator(200, 1, START, END, DemoConfig(chunk_size=100))
+    with pytest.raises(RuntimeError, match="generator broke"):
+        export_company(broken, folder=tmp_path / "a")
+    engine = DuckDBEngine()
+    engine.write_arrow = _refuse  # type: ignore[method-assign]
+    try:
+        with pytest.raises(OSError, match="disk full"):
+            export_company(
+                DemoGenerator(300, 1, START, END, DemoConfig(chunk_size=100)), engine=engine
+            )
+    finally:
+        engine.close()
+    assert threading.active_count() == before
+
+
+def _refuse(*args: object, **kwargs: object) -> int:
+    raise OSError("disk full")

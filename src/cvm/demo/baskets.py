@@ -40,7 +40,7 @@ from cvm.demo.catalogue import (
     choose_products,
 )
 from cvm.demo.config import DemoConfig
-from cvm.demo.population import ORDER_CHANNELS, Population, categorical_rows, customer_ids
+from cvm.demo.population import ORDER_CHANNELS, Population, categorical_rows
 from cvm.demo.purchases import Orders
 
 FAVOURITES = 3
@@ -96,7 +96,7 @@ def split_orders(
     cust = orders.customer[order]
 
     category = np.empty(order.shape[0], dtype=np.int64)
-    by_taste = categorical_rows(rng, pop.affinity[cust])
+    by_taste = categorical_rows(rng, pop.affinity, cust)
     complement = rng.random(order.shape[0]) < config.complement_share
     for k in range(config.max_lines):  # a loop over line positions, not rows
         at = np.flatnonzero(line_no == k)
@@ -105,7 +105,7 @@ def split_orders(
         category[at] = by_taste[at]
         if k > 0:
             follow = at[complement[at]]
-            category[follow] = categorical_rows(rng, COMPLEMENTS[category[follow - 1]])
+            category[follow] = categorical_rows(rng, COMPLEMENTS, category[follow - 1])
 
     share = rng.gamma(2.0, 1.0, order.shape[0])
     share /= np.add.reduceat(share, starts)[order]
@@ -185,7 +185,7 @@ def transactions_table(
         {
             "transaction_id": receipt,
             "line_id": numbers_as_text(lines.line_no),
-            "customer_id": customer_ids(pop.number[cust]),
+            "customer_id": pop.ids_of(cust),
             "occurred_at": timestamps(start, lines.time),
             "amount": money(lines.amount),
             "currency": pick((currency,), np.zeros(lines.size, dtype=np.int64)),

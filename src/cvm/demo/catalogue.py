@@ -115,6 +115,8 @@ class Catalogue:
     by_price: npt.NDArray[np.int64]
     sort_key: npt.NDArray[np.float64]
     segment: npt.NDArray[np.int64]
+    # In `by_price` order: category + cumulative popularity share within the category.
+    popularity_key: npt.NDArray[np.float64]
     table: pa.Table
 
     @property
@@ -124,6 +126,18 @@ class Catalogue:
 
 def catalogue_size(n_customers: int, minimum: int, per_product: int, maximum: int) -> int:
     return int(min(maximum, max(minimum, n_customers // per_product)))
+
+
+def _popularity_key(
+    category: npt.NDArray[np.int64],
+    popularity: npt.NDArray[np.float64],
+    segment: npt.NDArray[np.int64],
+) -> npt.NDArray[np.float64]:
+    """Category index plus the cumulative popularity share, in (c, c + 1] per category."""
+    cum = np.cumsum(popularity)
+    before = np.concatenate([[0.0], cum])[segment[:, 0]]
+    total = cum[segment[:, 1] - 1] - before
+    return np.asarray(category + (cum - before[category]) / total[category], dtype=np.float64)
 
 
 def build_catalogue(rng: np.random.Generator, n_products: int) -> Catalogue:
@@ -184,6 +198,7 @@ def build_catalogue(rng: np.random.Generator, n_products: int) -> Catalogue:
         by_price=by_price,
         sort_key=sort_key[by_price],
         segment=segment,
+        popularity_key=_popularity_key(category[by_price], popularity[by_price], segment),
         table=table,
     )
 
@@ -193,24 +208,21 @@ def choose_products(
     catalogue: Catalogue,
     category: npt.NDArray[np.int64],
     target_price: npt.NDArray[np.float64],
-    window: int = 4,
+    spread: float = 0.05,
 ) -> npt.NDArray[np.int64]:
     """A product of ``category`` priced near ``target_price`` for each line.
 
-    Looks at the ``2 * window + 1`` products nearest in log price within the category and
-    picks one with probability proportional to popularity times a Gaussian kernel in log
-    price, so baskets are coherent with their value and popular products still dominate.
+    Within a category, products sorted by price tile (c, c + 1] in proportion to their
+    popularity (`popularity_key`). The pick starts at the target price's place on that scale
+    and moves by a normal jitter of ``spread`` (a share of the category's popularity), then
+    takes the product covering that point: prices stay near the target and popular products
+    are chosen in proportion to their popularity. Two binary searches per line.
     """
-    key = category * 1000.0 + np.log1p(np.maximum(target_price, 0.0))
-    pos = np.searchsorted(catalogue.sort_key, key)
+    log_target = np.log1p(np.maximum(target_price, 0.0))
+    pos = np.searchsorted(catalogue.sort_key, category * 1000.0 + log_target)
     lo = catalogue.segment[category, 0]
     hi = catalogue.segment[category, 1] - 1
-    cand = np.clip(pos[:, None] + np.arange(-window, window + 1)[None, :], lo[:, None], hi[:, None])
-    products = catalogue.by_price[cand]
-    # Popularity times a log-price kernel: with few products per category the window is wide,
-    # and the kernel keeps the pick close to the target price.
-    gap = np.log(catalogue.price[products] / np.maximum(target_price, 0.01)[:, None])
-    weight = np.cumsum(catalogue.popularity[products] * np.exp(-0.5 * (gap / 0.25) ** 2), axis=1)
-    u = rng.random(category.shape[0]) * weight[:, -1]
-    slot = np.minimum((u[:, None] > weight).sum(axis=1), 2 * window)
-    return products[np.arange(category.shape[0]), slot]
+    start = np.where(pos > lo, catalogue.popularity_key[np.maximum(pos - 1, 0)], category)
+    point = np.clip(start + rng.normal(0.0, spread, category.shape[0]), category, category + 1.0)
+    found = np.searchsorted(catalogue.popularity_key, point, side="left")
+    return catalogue.by_price[np.clip(found, lo, hi)]

@@ -215,7 +215,7 @@ class DemoGenerator:
             if k == 0
             else contract_schema(CANONICAL["products"]).empty_table(),
             "events": events,
-            "consents": consents_table(consents, pop.number, start, span),
+            "consents": consents_table(consents, pop.ids, start, span),
         }
         truth = {
             "customers": truth_customers_table(pop, history, future, start, span, cfg),

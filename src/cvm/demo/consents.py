@@ -14,10 +14,10 @@ from datetime import date
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from cvm.core.contracts import CONSENTS
 from cvm.demo.arrow_columns import assemble, pick, timestamps
-from cvm.demo.population import customer_ids
 
 CONSENT_CHANNELS: tuple[str, ...] = ("email", "sms", "push")
 _GRANT_AT_SIGNUP = np.array([0.72, 0.42, 0.60])
@@ -79,7 +79,7 @@ def draw_consents(
 
 
 def consents_table(
-    history: ConsentHistory, number: npt.NDArray[np.int64], start: date, span_days: int
+    history: ConsentHistory, customer_ids: pa.Array, start: date, span_days: int
 ) -> pa.Table:
     """The canonical `consents` rows of one chunk, ordered by customer, channel and time."""
     n, k = history.granted_from.shape
@@ -105,7 +105,7 @@ def consents_table(
     return assemble(
         CONSENTS,
         {
-            "customer_id": customer_ids(number[c_idx]),
+            "customer_id": pc.take(customer_ids, pa.array(c_idx)),
             "channel": pick(CONSENT_CHANNELS, ch_idx),
             "purpose": pick(("marketing",), np.zeros_like(ch_idx)),
             "status": pick(_STATUS, status.astype(np.int64)),

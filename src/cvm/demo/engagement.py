@@ -40,7 +40,6 @@ from cvm.demo.population import (
     ORDER_CHANNELS,
     Population,
     categorical_rows,
-    customer_ids,
 )
 from cvm.demo.purchases import FIRST, Orders, PurchaseHistory
 
@@ -195,7 +194,7 @@ def draw_events(
     in_app = pop.app_user[sc] & (rng.random(sc.shape[0]) < 0.6)
     s_channel = np.where(in_app, ORDER_CHANNELS.index("app"), ORDER_CHANNELS.index("web"))
     s_name, s_evch = _session_start(s_channel)
-    category = categorical_rows(rng, pop.affinity[sc])
+    category = categorical_rows(rng, pop.affinity, sc)
     median = np.array([c.median_price for c in CATEGORIES])[category]
     viewed = choose_products(
         rng, catalogue, category, median * np.exp(rng.normal(0, 0.5, sc.shape[0]))
@@ -285,22 +284,17 @@ def events_table(
     logged_out = np.concatenate(blocks.logged_out)[order]
     properties = pc.take(pa.concat_arrays(blocks.properties), pa.array(order))
     m = cust.shape[0]
-    lag = np.select(
-        [channel == CHANNELS.index("app"), channel == CHANNELS.index("email")],
-        [
-            np.where(
-                rng.random(m) < 0.15,
-                rng.exponential(2.0 / 24.0, m),
-                rng.exponential(4.0 / 86400.0, m),
-            ),
-            rng.exponential(60.0 / 86400.0, m),
-        ],
-        rng.exponential(1.5 / 86400.0, m),
-    )
-    ids = customer_ids(pop.number[cust])
+    scale = np.full(m, 1.5 / 86400.0)
+    scale[channel == CHANNELS.index("email")] = 60.0 / 86400.0
+    app = np.flatnonzero(channel == CHANNELS.index("app"))
+    scale[app] = np.where(rng.random(app.shape[0]) < 0.15, 2.0 / 24.0, 4.0 / 86400.0)
+    lag = rng.exponential(1.0, m) * scale
+    ids = pop.ids_of(cust)
     server_side = channel == CHANNELS.index("email")
-    anon_number = (pop.number[cust] * 2_654_435_761 + 97_531) % 10**12
-    anonymous = concat_text("anon-", pc.utf8_lpad(numbers_as_text(anon_number), 12, "0"))
+    # One device id per customer, scrambled so it does not reveal the customer number.
+    anon_number = (pop.number * 2_654_435_761 + 97_531) % 10**12
+    device = concat_text("anon-", pc.utf8_lpad(numbers_as_text(anon_number), 12, "0"))
+    anonymous = pc.take(device, pa.array(cust))
     return assemble(
         EVENTS,
         {

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -89,6 +90,15 @@ class Population:
     def size(self) -> int:
         return int(self.number.shape[0])
 
+    @cached_property
+    def ids(self) -> pa.Array:
+        """Customer ids of the chunk (``C`` + 8 digits), built once."""
+        return customer_ids(self.number)
+
+    def ids_of(self, index: npt.NDArray[np.int64]) -> pa.Array:
+        """Customer ids for chunk-local indices (a gather, cheaper than re-formatting)."""
+        return pc.take(self.ids, pa.array(index, pa.int64()))
+
     @property
     def app_user(self) -> npt.NDArray[np.bool_]:
         return self.device >= 0
@@ -109,12 +119,22 @@ def acquisition_day_cdf(start: date, span_days: int, config: DemoConfig) -> npt.
 
 
 def categorical_rows(
-    rng: np.random.Generator, prob: npt.NDArray[np.float64]
+    rng: np.random.Generator,
+    prob: npt.NDArray[np.float64],
+    row: npt.NDArray[np.int64] | None = None,
 ) -> npt.NDArray[np.int64]:
-    """One draw per row of a (rows x k) probability matrix."""
+    """One categorical draw per item, item ``j`` drawing from ``prob[row[j]]`` (default: row j).
+
+    Inverse CDF over the rows' CDFs laid end to end (row ``i`` occupies (i, i + 1]), so a
+    binary search serves every item without building an items x categories matrix.
+    """
+    n, k = prob.shape
+    if row is None:
+        row = np.arange(n, dtype=np.int64)
     cdf = np.cumsum(prob, axis=1)
-    u = rng.random(prob.shape[0]) * cdf[:, -1]
-    return np.minimum((u[:, None] > cdf).sum(axis=1), prob.shape[1] - 1).astype(np.int64)
+    flat = (np.arange(n)[:, None] + cdf / cdf[:, -1:]).ravel()
+    found = np.searchsorted(flat, row + rng.random(row.shape[0]), side="right")
+    return np.minimum(found - row * k, k - 1).astype(np.int64)
 
 
 def _dirichlet_rows(
@@ -266,7 +286,7 @@ def customers_table(pop: Population, signup_time: npt.NDArray[np.float64], start
     return assemble(
         CUSTOMERS,
         {
-            "customer_id": customer_ids(pop.number),
+            "customer_id": pop.ids,
             "first_name": pick(FIRST_DISPLAY, pop.first_name),
             "last_name": pick(LAST_DISPLAY, pop.last_name),
             "email": email,

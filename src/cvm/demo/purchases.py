@@ -114,7 +114,7 @@ def simulate_purchases(
     total = last + rng.gamma((big_n + 1 - x).astype(np.float64))
     repeat_time = signup_time[owner] + partial / total[owner] * exposure[owner]
 
-    repeat_channel = categorical_rows(rng, pop.channel_pref[owner])
+    repeat_channel = categorical_rows(rng, pop.channel_pref, owner)
     repeat_time = place_in_day(rng, repeat_time, repeat_channel, pop.city[owner], offsets)
     # A repeat order on the signup day must not come before the signup: move it to halfway
     # between the signup and midnight (still the same UTC day).

@@ -9,11 +9,17 @@ the parameters as one-row ``truth_params``; one `ingest_runs` row per table reco
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
+from queue import Empty, Queue
 from typing import Any
 
 import pyarrow as pa
@@ -128,6 +134,26 @@ class EngineSink:
         self.engine.write_arrow(INGEST_RUNS.name, pa.Table.from_pylist(rows, schema=schema))
 
 
+def _produce(
+    parts: Iterable[Company],
+    queue: Queue[Company | BaseException | None],
+    stop: threading.Event,
+    busy: dict[str, float],
+) -> None:
+    """Generate chunks into ``queue`` until done, failed, or told to stop."""
+    try:
+        iterator = iter(parts)
+        while not stop.is_set():
+            began = time.perf_counter()
+            part = next(iterator, None)
+            busy["generate"] += time.perf_counter() - began
+            queue.put(part)
+            if part is None:
+                return
+    except BaseException as err:  # handed to the consumer, which re-raises it
+        queue.put(err)
+
+
 def export_company(
     source: Company | DemoGenerator,
     *,
@@ -135,26 +161,58 @@ def export_company(
     engine: Engine | None = None,
     replace: bool = False,
     on_chunk: Callable[[Company], None] | None = None,
+    busy: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """Write a company (or stream a generator's chunks) to Parquet and/or the warehouse.
 
-    A generator is consumed once: every chunk goes to both sinks before the next is made.
-    Returns the parameters written to ``truth/params.json``.
+    A generator is consumed once. Its next chunk is generated on a worker thread while the
+    current one is written, and the Parquet write overlaps the warehouse write: numpy, Arrow
+    and DuckDB release the GIL, so on two cores the stages run side by side, with at most
+    three chunks in memory. ``busy``, when given, receives the seconds each stage worked
+    (``generate``, ``warehouse``, ``parquet``). Returns the parameters written to
+    ``truth/params.json``.
     """
-    sinks: list[ParquetSink | EngineSink] = []
-    if engine is not None:
-        sinks.append(EngineSink(engine, replace=replace))
-    if folder is not None:
-        sinks.append(ParquetSink(folder))
-    parts = source.chunks() if isinstance(source, DemoGenerator) else [source]
-    for part in parts:
-        for sink in sinks:
-            sink.write(part)
-        if on_chunk is not None:
-            on_chunk(part)
+    busy = busy if busy is not None else {}
+    for stage in ("generate", "warehouse", "parquet"):
+        busy.setdefault(stage, 0.0)
+    engine_sink = EngineSink(engine, replace=replace) if engine is not None else None
+    parquet_sink = ParquetSink(folder) if folder is not None else None
+    parts: Iterable[Company] = source.chunks() if isinstance(source, DemoGenerator) else [source]
+    queue: Queue[Company | BaseException | None] = Queue(maxsize=1)
+    stop = threading.Event()
+    producer = threading.Thread(target=_produce, args=(parts, queue, stop, busy), daemon=True)
+    producer.start()
+
+    def timed(stage: str, work: Callable[[], None]) -> None:
+        began = time.perf_counter()
+        work()
+        busy[stage] += time.perf_counter() - began
+
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            while (part := queue.get()) is not None:
+                if isinstance(part, BaseException):
+                    raise part
+                pending = None
+                if parquet_sink is not None:
+                    pending = pool.submit(timed, "parquet", partial(parquet_sink.write, part))
+                if engine_sink is not None:
+                    timed("warehouse", partial(engine_sink.write, part))
+                if pending is not None:
+                    pending.result()
+                if on_chunk is not None:
+                    on_chunk(part)
+    finally:
+        # On failure, unblock and retire the producer so no thread lingers holding a chunk.
+        stop.set()
+        while producer.is_alive():
+            with contextlib.suppress(Empty):
+                queue.get(timeout=0.1)
     params = source.params() if isinstance(source, DemoGenerator) else source.params
-    for sink in sinks:
-        sink.close(params)
+    if engine_sink is not None:
+        timed("warehouse", partial(engine_sink.close, params))
+    if parquet_sink is not None:
+        timed("parquet", partial(parquet_sink.close, params))
     return params
 
 

@@ -20,7 +20,7 @@ from cvm.demo.arrow_columns import TIMESTAMP_TYPE, money, pick, timestamps
 from cvm.demo.campaign import CampaignResult
 from cvm.demo.catalogue import CATEGORY_NAMES
 from cvm.demo.config import DemoConfig
-from cvm.demo.population import ORDER_CHANNELS, Population, customer_ids
+from cvm.demo.population import ORDER_CHANNELS, Population
 from cvm.demo.purchases import PurchaseHistory, expected_purchases_alive
 
 TRUTH_CUSTOMERS_SCHEMA = pa.schema(
@@ -101,7 +101,7 @@ def truth_customers_table(
         history.alive_at_end, expected_purchases_alive(pop.lam, pop.p, config.future_weeks), 0.0
     )
     columns = [
-        customer_ids(pop.number),
+        pop.ids,
         pa.array(pop.lam),
         pa.array(pop.p),
         pa.array(pop.nu),
@@ -136,7 +136,7 @@ def truth_campaign_table(
     """The audience with arm, true uplift and outcomes (one chunk)."""
     k = campaign.customer.shape[0]
     columns = [
-        customer_ids(pop.number[campaign.customer]),
+        pop.ids_of(campaign.customer),
         pick((config.campaign.campaign_id,), np.zeros(k, dtype=np.int64)),
         pick(("control", "treatment"), campaign.treated.astype(np.int64)),
         timestamps(start, campaign.assigned_at),
