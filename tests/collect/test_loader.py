@@ -22,10 +22,10 @@ def test_messages_load_once_and_duplicates_are_skipped(workspace) -> None:  # ty
     ]
     store_messages(workspace, msgs)
     store_messages(workspace, msgs[:10])  # a client retry: same messageIds
-    assert IntakeLog(workspace.state).counts()["stored"] == 50
+    assert IntakeLog(workspace.state).counts()["accepted"] == 60  # stored as sent...
     result = Loader(workspace.engine, workspace.state, LiveSettings()).flush_all()
-    assert (result.read, result.inserted) == (50, 50)
-    assert Loader(workspace.engine, workspace.state, LiveSettings()).flush_all().read == 0
+    assert (result.requests, result.inserted) == (2, 50)  # ...loaded once: 2 requests, 50 events
+    assert Loader(workspace.engine, workspace.state, LiveSettings()).flush_all().requests == 0
     assert _count(workspace, "SELECT count(*) FROM events") == 50
     assert _count(workspace, "SELECT count(DISTINCT event_id) FROM events") == 50
     assert _count(workspace, "SELECT count(*) FROM events WHERE customer_id = 'u1'") == 50
@@ -41,7 +41,7 @@ def test_crash_after_warehouse_insert_does_not_duplicate(workspace) -> None:  # 
             loader.flush()
     assert _count(workspace, "SELECT count(*) FROM events") == 5  # inserted, not stamped
     result = loader.flush_all()  # the restart
-    assert (result.read, result.inserted) == (5, 0)
+    assert (result.requests, result.inserted) == (1, 0)
     assert _count(workspace, "SELECT count(*) FROM events") == 5
     assert IntakeLog(workspace.state).counts()["pending"] == 0
 

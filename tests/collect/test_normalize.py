@@ -8,7 +8,14 @@ import pytest
 
 from cvm.collect.errors import MalformedRequestError, PayloadTooLargeError
 from cvm.collect.normalize import NormalizedEvent, Rejection, correct_skew, normalize_message
-from cvm.collect.request import MAX_BATCH_BYTES, decode_body, parse_batch, parse_single
+from cvm.collect.request import (
+    MAX_BATCH_BYTES,
+    batch_element_sizes,
+    decode_body,
+    normalize_batch,
+    parse_batch,
+    parse_single,
+)
 
 NOW = datetime(2024, 5, 1, 12, 0, 0)
 
@@ -35,7 +42,10 @@ def test_batch_level_sent_at_applies_to_each_message() -> None:
         "sentAt": "2020-01-01T00:01:00+00:00",
     }
     parsed = parse_batch(json.dumps(body).encode(), None, received_at=NOW)
-    assert parsed.events[0].occurred_at == NOW - timedelta(minutes=1)
+    assert parsed.accepted == 1
+    (event,) = normalize_batch(body, NOW, "x", None)
+    assert isinstance(event, NormalizedEvent)
+    assert event.occurred_at == NOW - timedelta(minutes=1)
 
 
 @pytest.mark.parametrize(
@@ -49,10 +59,6 @@ def test_batch_level_sent_at_applies_to_each_message() -> None:
         ({"type": "track", "userId": {"a": 1}, "event": "A"}, "userId must be a string"),
         ({"type": "track", "userId": "u", "event": "A", "timestamp": "yesterday"}, "ISO 8601"),
         ({"type": "track", "userId": "u", "event": "A", "properties": [1]}, "properties must"),
-        (
-            {"type": "track", "userId": "u", "event": "A", "properties": {"x": "y" * 33_000}},
-            "larger than 32 KB",
-        ),
     ],
 )
 def test_invalid_messages_name_the_problem(message: dict, reason: str) -> None:
@@ -71,7 +77,7 @@ def test_traits_from_top_level_and_context_and_group_traits_kept_apart() -> None
         }
     )
     assert isinstance(identify, NormalizedEvent)
-    payload = json.loads(identify.payload)
+    payload = identify.message
     assert payload["userId"] == "42"  # numbers are accepted as ids
     assert payload["traits"] == {"phone": "1", "email": "a@b.co"}  # top level wins
     group = _norm(
@@ -79,7 +85,7 @@ def test_traits_from_top_level_and_context_and_group_traits_kept_apart() -> None
          "context": {"traits": {"email": "a@b.co"}}}
     )  # fmt: skip
     assert isinstance(group, NormalizedEvent)
-    payload = json.loads(group.payload)
+    payload = group.message
     assert payload["traits"] == {"email": "a@b.co"}
     assert payload["groupTraits"] == {"name": "ACME"}
 
@@ -94,13 +100,13 @@ def test_message_id_is_kept_or_generated() -> None:
 def test_partial_batch_keeps_valid_and_reports_invalid_by_index() -> None:
     body = {"batch": [{"type": "track", "userId": "u", "event": "A"}, {"type": "track"}, 7]}
     parsed = parse_batch(json.dumps(body).encode(), None)
-    assert len(parsed.events) == 1
+    assert parsed.accepted == 1
     assert [r.index for r in parsed.rejections] == [1, 2]
 
 
 def test_gzip_bodies_and_size_limits() -> None:
     body = json.dumps({"batch": [{"type": "page", "anonymousId": "a"}]}).encode()
-    assert len(parse_batch(gzip.compress(body), "gzip").events) == 1
+    assert parse_batch(gzip.compress(body), "gzip").accepted == 1
     bomb = gzip.compress(b" " * (MAX_BATCH_BYTES * 4))
     with pytest.raises(PayloadTooLargeError):
         decode_body(bomb, "gzip", MAX_BATCH_BYTES)
@@ -116,6 +122,21 @@ def test_malformed_bodies(raw: bytes) -> None:
         parse_batch(raw, None)
 
 
-def test_write_key_in_body_is_read() -> None:
-    raw = json.dumps({"writeKey": "k", "batch": [{"type": "page", "anonymousId": "a"}]})
-    assert parse_batch(raw.encode(), None).write_key == "k"
+def test_write_key_in_body_is_read_and_never_stored() -> None:
+    secret = "cvm_w_abcdefghijklmnop"
+    raw = json.dumps({"writeKey": secret, "batch": [{"type": "page", "anonymousId": "a"}]})
+    parsed = parse_batch(raw.encode(), None)
+    assert parsed.write_key == secret
+    assert secret not in parsed.body
+
+
+def test_oversized_message_in_a_batch_is_refused_alone() -> None:
+    body = {"batch": [
+        {"type": "page", "anonymousId": "a", "properties": {"x": "y" * 33_000}},
+        {"type": "page", "anonymousId": "b"},
+    ]}  # fmt: skip
+    text = json.dumps(body, indent=2)
+    assert [s > 32 * 1024 for s in batch_element_sizes(text)] == [True, False]
+    parsed = parse_batch(text.encode(), None)
+    assert parsed.accepted == 1
+    assert parsed.rejections[0].index == 0 and "32 KB" in parsed.rejections[0].reason

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from cvm.collect.config import LiveSettings
+from cvm.collect.intake_rows import intake_row
 from cvm.collect.loader import FlushResult, Loader
 from cvm.collect.request import parse_batch
 from cvm.state.intake import IntakeLog
@@ -18,14 +19,7 @@ def store_messages(
 ) -> None:
     parsed = parse_batch(json.dumps({"batch": messages}).encode(), None, received_at)
     assert not parsed.rejections, parsed.rejections
-    IntakeLog(ws.state).append(
-        [
-            {"message_id": e.message_id, "key_id": None, "type": e.type, "user_id": e.user_id,
-             "anonymous_id": e.anonymous_id, "occurred_at": e.occurred_at,
-             "received_at": e.received_at, "payload": e.payload}
-            for e in parsed.events
-        ]
-    )  # fmt: skip
+    IntakeLog(ws.state).append([intake_row(parsed, None)])
 
 
 def send(

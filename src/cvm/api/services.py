@@ -116,7 +116,8 @@ class Services:
         interval = self.settings.collect.flush_interval_seconds
         while not self._stop.wait(interval):
             try:
-                while self.loader.flush().read >= self.settings.collect.flush_batch_size:
+                backlog = self.settings.collect.flush_batch_size // 2
+                while self.loader.flush().messages >= backlog and not self._stop.is_set():
                     pass  # a backlog: keep going without sleeping
                 self.last_flush_error = None
             except Exception as err:  # keep the server up; the intake log keeps the events

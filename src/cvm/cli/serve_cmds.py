@@ -42,7 +42,8 @@ def flush(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     with open_workspace(workspace) as ws:
         result = Loader(ws.engine, ws.state, load_live_settings(ws.root)).flush_all()
     data = {
-        "read": result.read,
+        "requests": result.requests,
+        "messages": result.messages,
         "inserted": result.inserted,
         "identities_mirrored": result.identities_mirrored,
         "consents_mirrored": result.consents_mirrored,

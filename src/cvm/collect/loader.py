@@ -2,12 +2,13 @@
 
 One flush, in this order, each step safe to repeat:
 
-1. read up to N intake rows not yet loaded (oldest first);
+1. read the oldest requests not yet loaded (up to about N messages), normalise their
+   accepted messages, keep the first of each messageId;
 2. apply their identifiers to the graph, and store their traits and consents — one state
    transaction; repeating it changes nothing (same observations, same result);
-3. insert the events into the warehouse, skipping event_ids already there (anti-join), so a
-   crash between 3 and 4 cannot duplicate;
-4. stamp the intake rows loaded;
+3. insert the events into the warehouse, skipping event_ids already there (anti-join): this
+   is the messageId deduplication, and a crash between 3 and 4 cannot duplicate;
+4. stamp the requests loaded (and empty their payload);
 5. mirror changed identities and consents to the warehouse.
 
 Exactly once therefore holds across crashes: an event is either not yet stamped (and step 3
@@ -17,16 +18,17 @@ time (`lock`, shared with erasure and unmerge, which must not interleave with it
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from cvm.collect.config import LiveSettings
 from cvm.collect.events_table import events_table, insert_new_events
+from cvm.collect.intake_rows import messages_of
 from cvm.consent.mirror import mirror_consents
 from cvm.consent.traits import consents_from_traits
 from cvm.engine.base import Engine
@@ -48,10 +50,22 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class FlushResult:
-    read: int = 0
+    requests: int = 0
+    messages: int = 0
     inserted: int = 0
     identities_mirrored: int = 0
     consents_mirrored: int = 0
+
+
+def _unique(messages: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """First occurrence of each messageId (a client retry stored the same request twice)."""
+    seen: set[str] = set()
+    unique: list[dict[str, Any]] = []
+    for m in messages:
+        if m["messageId"] not in seen:
+            seen.add(m["messageId"])
+            unique.append(m)
+    return unique
 
 
 def _now() -> datetime:
@@ -79,8 +93,9 @@ class Loader:
         with self.lock:
             rows = self.intake.fetch_unloaded(limit or self.settings.collect.flush_batch_size)
             inserted = 0
+            messages: list[dict[str, Any]] = []
             if rows:
-                messages = [json.loads(r.payload) for r in rows]
+                messages = _unique(m for r in rows for m in messages_of(r))
                 graph = self._resolve(messages)
                 table = events_table(messages, graph, run_id=uuid.uuid4().hex, loaded_at=_now())
                 inserted = insert_new_events(self.engine, table)
@@ -89,20 +104,21 @@ class Loader:
             consents = mirror_consents(self.engine, self.state, moved)
             self._purge()
         if rows:
-            log.info("loaded %d events (%d new)", len(rows), inserted)
-        return FlushResult(len(rows), inserted, len(moved), consents)
+            log.info("loaded %d requests, %d events (%d new)", len(rows), len(messages), inserted)
+        return FlushResult(len(rows), len(messages), inserted, len(moved), consents)
 
     def flush_all(self) -> FlushResult:
         total = FlushResult()
         while True:
             result = self.flush()
             total = FlushResult(
-                total.read + result.read,
+                total.requests + result.requests,
+                total.messages + result.messages,
                 total.inserted + result.inserted,
                 total.identities_mirrored + result.identities_mirrored,
                 total.consents_mirrored + result.consents_mirrored,
             )
-            if result.read == 0:
+            if result.requests == 0:
                 return total
 
     def _resolve(self, messages: list[dict[str, Any]]) -> IdentityGraph:

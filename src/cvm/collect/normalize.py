@@ -13,10 +13,10 @@ A corrected time later than ``receivedAt`` (``sentAt`` before ``timestamp``) is 
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 MAX_EVENT_BYTES = 32 * 1024
@@ -34,13 +34,14 @@ class Rejection:
 
 @dataclass(frozen=True)
 class NormalizedEvent:
+    index: int  # position in the request
     message_id: str
     type: str
     user_id: str | None
     anonymous_id: str | None
     occurred_at: datetime
     received_at: datetime
-    payload: str  # the normalised message as compact JSON
+    message: dict[str, Any]  # the normalised message (what the loader reads)
 
 
 def parse_time(value: object) -> datetime | None:
@@ -86,6 +87,7 @@ def _as_object(message: dict[str, Any], field: str) -> dict[str, Any]:
     return value
 
 
+@lru_cache(maxsize=256)  # receivedAt and sentAt repeat for every message of a batch
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat(timespec="milliseconds") + "Z" if value is not None else None
 
@@ -97,15 +99,20 @@ def normalize_message(
     received_at: datetime,
     batch_sent_at: datetime | None,
     forced_type: str | None = None,
+    fallback_id: str | None = None,
 ) -> NormalizedEvent | Rejection:
-    """One message → a normalised event, or the reason it was refused."""
+    """One message → a normalised event, or the reason it was refused.
+
+    `fallback_id` names a message sent without messageId; it must be stable (the loader
+    derives it from the intake row and position) so a reload cannot duplicate the event.
+    """
     if not isinstance(message, dict):
         return Rejection(index, "message must be a JSON object")
     kind = forced_type or message.get("type")
     if not isinstance(kind, str) or kind not in TYPES:
         return Rejection(index, f"unknown type {kind!r}; expected one of {', '.join(TYPES)}")
     try:
-        return _normalize(message, kind, index, received_at, batch_sent_at)
+        return _normalize(message, kind, index, received_at, batch_sent_at, fallback_id)
     except ValueError as err:
         return Rejection(index, str(err), kind)
 
@@ -116,6 +123,7 @@ def _normalize(
     index: int,
     received_at: datetime,
     batch_sent_at: datetime | None,
+    fallback_id: str | None,
 ) -> NormalizedEvent | Rejection:
     user_id = _as_id(message.get("userId"), "userId")
     anonymous_id = _as_id(message.get("anonymousId"), "anonymousId")
@@ -140,13 +148,16 @@ def _normalize(
     top_traits = _as_object(message, "traits")
     # A group call's top-level traits describe the group (a company), not the person.
     traits = dict(context_traits) if kind == "group" else {**context_traits, **top_traits}
+    raw_timestamp = message.get("timestamp") or message.get("originalTimestamp")
     try:
-        timestamp = parse_time(message.get("timestamp") or message.get("originalTimestamp"))
+        timestamp = parse_time(raw_timestamp)
         sent_at = parse_time(message.get("sentAt")) or batch_sent_at
     except ValueError as err:
         raise ValueError(f"timestamp or sentAt is not ISO 8601 ({err})") from None
     occurred_at = correct_skew(timestamp, sent_at, received_at)
-    message_id = _as_id(message.get("messageId"), "messageId") or f"cvm-{uuid.uuid4()}"
+    message_id = (
+        _as_id(message.get("messageId"), "messageId") or fallback_id or f"cvm-{uuid.uuid4()}"
+    )
     name: str | None
     if kind == "track":
         name = str(event_name)
@@ -168,7 +179,7 @@ def _normalize(
         "traits": traits,
         "context": context,
         "timestamp": _iso(occurred_at),
-        "originalTimestamp": _iso(timestamp),
+        "originalTimestamp": raw_timestamp if isinstance(raw_timestamp, str) else None,
         "sentAt": _iso(sent_at),
         "receivedAt": _iso(received_at),
     }
@@ -177,15 +188,13 @@ def _normalize(
     if group_id is not None:
         normalised["groupId"] = group_id
         normalised["groupTraits"] = top_traits
-    payload = json.dumps(normalised, separators=(",", ":"), ensure_ascii=False, default=str)
-    if len(payload.encode("utf-8")) > MAX_EVENT_BYTES:
-        return Rejection(index, "event is larger than 32 KB", kind)
     return NormalizedEvent(
+        index=index,
         message_id=message_id,
         type=kind,
         user_id=user_id,
         anonymous_id=anonymous_id,
         occurred_at=occurred_at,
         received_at=received_at,
-        payload=payload,
+        message=normalised,
     )

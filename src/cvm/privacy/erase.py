@@ -9,8 +9,9 @@ store still knows the identifiers until its own step):
   rows, except ``transactions`` and ``consents``, which are kept with ``customer_id``
   replaced by ``erased:<erasure id>`` so revenue totals and the proof of consent decisions
   survive without saying whose they were; ``quarantine`` rows quoting an identifier go;
-* state store: identities, links, merges, sightings, traits, consent records, the intake log
-  rows, and rows of any other table with a ``customer_id`` column;
+* state store: identities, links, merges, sightings, traits, consent records, the person's
+  messages in requests not loaded yet (loaded requests keep no payload), and rows of any other
+  table with a ``customer_id`` column;
 * an erasure record stays: its id, time, per-table counts and a salted SHA-256 of each
   identifier (the salt is a per-workspace secret), enough to answer "was this person
   erased?" without holding who they were.
@@ -26,6 +27,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from cvm.collect.intake_rows import without_messages_about
 from cvm.core.errors import NotFoundError
 from cvm.engine.base import Engine
 from cvm.identity.identifiers import ANONYMOUS_ID, USER_ID
@@ -83,6 +85,18 @@ def _erase_warehouse(engine: Engine, erased_as: str) -> dict[str, int]:
     return counts
 
 
+def _erase_unloaded(intake: IntakeLog, ids: set[str]) -> int:
+    """Remove the person's messages from requests the loader has not reached yet."""
+    touched = 0
+    for row in intake.unloaded():
+        rewritten = without_messages_about(row, ids)
+        if rewritten is not None:
+            payload, count = rewritten
+            intake.rewrite(row.seq, payload, count, [])
+            touched += 1
+    return touched
+
+
 def erase_person(
     engine: Engine,
     state: sqlalchemy.Engine,
@@ -102,8 +116,8 @@ def erase_person(
             counts = _erase_warehouse(engine, erased_as)
         finally:
             engine.unregister(IDS_VIEW)
-        counts["state.intake_events"] = IntakeLog(state).delete_for(
-            scope.values(USER_ID), scope.values(ANONYMOUS_ID)
+        counts["state.intake_batches"] = _erase_unloaded(
+            IntakeLog(state), set(scope.values(USER_ID)) | set(scope.values(ANONYMOUS_ID))
         )
         store = IdentityStore(state)
         with state.begin() as conn:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 import sqlglot.expressions as exp
 
+from cvm.collect.intake_rows import messages_about
 from cvm.core.errors import NotFoundError
 from cvm.engine.base import Engine
 from cvm.identity.identifiers import ANONYMOUS_ID, USER_ID
@@ -57,10 +57,8 @@ def export_person(
         consents = consents_of_customers(conn, ids)
         merges = store.merges_for(conn, ids)
         others = rows_of_customers(conn, customer_tables(state), ids)
-    pending = [
-        json.loads(p)
-        for p in IntakeLog(state).payloads_for(scope.values(USER_ID), scope.values(ANONYMOUS_ID))
-    ]
+    person_ids = set(scope.values(USER_ID)) | set(scope.values(ANONYMOUS_ID))
+    pending = [m for row in IntakeLog(state).unloaded() for m in messages_about(row, person_ids)]
     if not scope.nodes and not any(warehouse.values()) and not pending:
         raise NotFoundError(f"nothing is held about {customer_id!r}")
     return {
@@ -70,7 +68,7 @@ def export_person(
         "traits": [_json_ready(t) for t in traits],
         "consents": [_json_ready(c) for c in consents],
         "merges": [_json_ready(m) for m in merges],
-        "intake_log": pending,
+        "intake_not_yet_loaded": pending,
         "state_tables": {k: [_json_ready(r) for r in v] for k, v in others.items() if v},
         "warehouse_tables": {k: v for k, v in warehouse.items() if v},
     }

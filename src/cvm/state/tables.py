@@ -45,23 +45,23 @@ schema_info = Table(
 # Kept in one block so a later migration (0003) can append below without touching it.
 from sqlalchemy import Boolean, Index, UniqueConstraint  # noqa: E402
 
-intake_events = Table(
-    "intake_events",
+intake_batches = Table(
+    "intake_batches",
     metadata,
+    # One row per accepted request, committed (fsync) before the API answers 200.
     # seq orders the log; the loader moves rows to the warehouse in seq order.
     Column("seq", Integer, primary_key=True, autoincrement=True),
-    # Segment messageId: the dedup key. A retried request stores nothing twice.
-    Column("message_id", String(200), nullable=False, unique=True),
     Column("key_id", String(32)),
-    Column("type", String(16), nullable=False),
-    Column("user_id", String(200), index=True),
-    Column("anonymous_id", String(200), index=True),
-    Column("occurred_at", DateTime, nullable=False),
     Column("received_at", DateTime, nullable=False),
-    # The normalised message as JSON text (what the loader needs, nothing more).
-    Column("payload", Text, nullable=False),
+    # None for /v1/batch; the call type for /v1/identify, /v1/track, ...
+    Column("kind", String(16)),
+    Column("event_count", Integer, nullable=False),
+    # Indexes of the messages refused at the door (JSON list), skipped by the loader.
+    Column("rejected", JSON),
+    # The body as received (decompressed, writeKey blanked); emptied once loaded.
+    Column("payload", Text),
     Column("loaded_at", DateTime),
-    Index("ix_intake_events_loaded", "loaded_at", "seq"),
+    Index("ix_intake_batches_loaded", "loaded_at", "seq"),
 )
 
 intake_rejects = Table(

@@ -17,6 +17,7 @@ from cvm.api.deps import ServicesDep, authorize, key_from_header
 from cvm.api.schemas.collect import BATCH_SCHEMA, MESSAGE_SCHEMA, CollectResponse, request_body
 from cvm.api.services import Services
 from cvm.collect.errors import MalformedRequestError, PayloadTooLargeError
+from cvm.collect.intake_rows import intake_row
 from cvm.collect.normalize import MAX_EVENT_BYTES, TYPES
 from cvm.collect.request import MAX_BATCH_BYTES, ParsedRequest, parse_batch, parse_single
 from cvm.core.errors import CvmError
@@ -47,26 +48,22 @@ async def _read_body(request: Request, limit: int) -> bytes:
 async def _store(request: Request, services: Services, parsed: ParsedRequest) -> JSONResponse:
     header_key = key_from_header(request.headers.get("authorization"))
     key = authorize(services, header_key or parsed.write_key, "write")
-    received = parsed.events[0].received_at if parsed.events else None
     rejected = [{"index": r.index, "reason": r.reason} for r in parsed.rejections]
     rejects = [
-        {"received_at": received, "key_id": key.id, "batch_index": r.index, "type": r.type,
-         "reason": r.reason[:500]}
+        {"received_at": parsed.received_at, "key_id": key.id, "batch_index": r.index,
+         "type": r.type, "reason": r.reason[:500]}
         for r in parsed.rejections
     ]  # fmt: skip
-    if not parsed.events:
+    if not parsed.accepted:
+        await services.committer.commit(
+            [], rejects
+        )  # keep the reasons; nothing is dropped silently
         raise MalformedRequestError("no valid message in the request", rejected)
-    rows = [
-        {"message_id": e.message_id, "key_id": key.id, "type": e.type, "user_id": e.user_id,
-         "anonymous_id": e.anonymous_id, "occurred_at": e.occurred_at,
-         "received_at": e.received_at, "payload": e.payload}
-        for e in parsed.events
-    ]  # fmt: skip
     try:
-        await services.committer.commit(rows, rejects)
+        await services.committer.commit([intake_row(parsed, key.id)], rejects)
     except Exception:
         raise StorageUnavailableError("could not store the events; retry later") from None
-    body: dict[str, Any] = {"success": True, "accepted": len(rows), "rejected": rejected}
+    body: dict[str, Any] = {"success": True, "accepted": parsed.accepted, "rejected": rejected}
     return JSONResponse(body)
 
 

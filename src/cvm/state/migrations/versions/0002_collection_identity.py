@@ -15,19 +15,17 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_table(
-        "intake_events",
+        "intake_batches",
         sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("message_id", sa.String(200), nullable=False, unique=True),
         sa.Column("key_id", sa.String(32)),
-        sa.Column("type", sa.String(16), nullable=False),
-        sa.Column("user_id", sa.String(200), index=True),
-        sa.Column("anonymous_id", sa.String(200), index=True),
-        sa.Column("occurred_at", sa.DateTime, nullable=False),
         sa.Column("received_at", sa.DateTime, nullable=False),
-        sa.Column("payload", sa.Text, nullable=False),
+        sa.Column("kind", sa.String(16)),
+        sa.Column("event_count", sa.Integer, nullable=False),
+        sa.Column("rejected", sa.JSON),
+        sa.Column("payload", sa.Text),
         sa.Column("loaded_at", sa.DateTime),
     )
-    op.create_index("ix_intake_events_loaded", "intake_events", ["loaded_at", "seq"])
+    op.create_index("ix_intake_batches_loaded", "intake_batches", ["loaded_at", "seq"])
     op.create_table(
         "intake_rejects",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -135,5 +133,5 @@ def downgrade() -> None:
         "intake_rejects",
     ):
         op.drop_table(table)
-    op.drop_index("ix_intake_events_loaded", table_name="intake_events")
-    op.drop_table("intake_events")
+    op.drop_index("ix_intake_batches_loaded", table_name="intake_batches")
+    op.drop_table("intake_batches")
