@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import scipy.sparse as sp
 
 from cvm.core.errors import NotFittedError, UserInputError
 from cvm.predict.recommend import (
+    BlendRecommender,
     ImplicitALSRecommender,
     ItemCoOccurrenceRecommender,
     OwnHistoryRecommender,
@@ -23,11 +25,14 @@ from cvm.predict.recommend import (
 )
 from cvm.predict.recommend_topk import top_k_per_row
 
-MODELS: dict[str, type[Recommender]] = {
+MODELS: dict[str, Callable[[], Recommender]] = {
     "popularity": PopularityRecommender,
     "own_history": OwnHistoryRecommender,
     "cooccurrence": ItemCoOccurrenceRecommender,
-    "als": ImplicitALSRecommender,
+    "als": lambda: ImplicitALSRecommender(factors=16, iterations=8),
+    "blend": lambda: BlendRecommender(
+        [(OwnHistoryRecommender(), 1.0), (ItemCoOccurrenceRecommender(), 0.5)]
+    ),
 }
 
 
@@ -40,10 +45,7 @@ def _sim() -> tuple[pd.DataFrame, pd.DataFrame]:
 @cache
 def _fitted(name: str) -> Recommender:
     interactions, products = _sim()
-    model = MODELS[name]()
-    if isinstance(model, ImplicitALSRecommender):
-        model.set_params(factors=16, iterations=8)
-    return model.fit(interactions, products)
+    return MODELS[name]().fit(interactions, products)
 
 
 def _tiny() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -85,7 +87,7 @@ def test_output_has_n_ranked_rows_per_customer_in_request_order(name: str) -> No
 
 def test_cold_start_customer_gets_the_popularity_list() -> None:
     expected = _fitted("popularity").recommend(["nobody"], n=5)
-    for name in ("own_history", "cooccurrence", "als"):
+    for name in ("own_history", "cooccurrence", "als", "blend"):
         got = _fitted(name).recommend(["nobody"], n=5)
         assert got["product_id"].tolist() == expected["product_id"].tolist()
         assert (got["source"] == "popularity").all()
@@ -248,3 +250,20 @@ def test_clear_errors() -> None:
         PopularityRecommender().fit(interactions, products.assign(in_stock="yes"))
     with pytest.raises(UserInputError, match="similarity"):
         ItemCoOccurrenceRecommender(similarity="pearson").fit(interactions)  # type: ignore[arg-type]
+
+
+def test_blend_fuses_reciprocal_ranks() -> None:
+    interactions, products = _tiny()
+    own = OwnHistoryRecommender()
+    co = ItemCoOccurrenceRecommender(min_support=1)
+    blend = BlendRecommender([(own, 2.0), (co, 1.0)], k=1.0).fit(interactions, products)
+    assert blend.components_[0] is not own  # components are cloned, settings untouched
+    # c owns soap (3 units) and cable (durable, so never offered). Own history ranks soap 1,
+    # cable 2; co-occurrence ranks tv 1 (0.5 + 0.5), then soap and cable (0.5 each; the tie
+    # goes to catalogue order: soap 2, cable 3). RRF with k = 1: soap 2/(1+1) + 1/(1+2) = 4/3,
+    # tv 1/(1+1) = 1/2; lamp comes from the popularity fill.
+    recs = blend.recommend(["c"], n=3)
+    assert recs["product_id"].tolist() == ["soap", "tv", "lamp"]
+    assert recs["score"].tolist()[:2] == pytest.approx([4 / 3, 0.5])
+    with pytest.raises(UserInputError, match="at least one"):
+        BlendRecommender().fit(interactions, products)

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cvm.predict.recommend import (
+    BlendRecommender,
     ImplicitALSRecommender,
     ItemCoOccurrenceRecommender,
     OwnHistoryRecommender,
@@ -40,6 +41,9 @@ def _model(name: str) -> Recommender:
         "own_history": OwnHistoryRecommender(),
         "cooccurrence": ItemCoOccurrenceRecommender(neighbours=10, min_support=1),
         "als": ImplicitALSRecommender(factors=8, iterations=3),
+        "blend": BlendRecommender(
+            [(ImplicitALSRecommender(factors=8, iterations=3), 1.0), (OwnHistoryRecommender(), 1.0)]
+        ),
     }[name]
     return model.fit(SIM.interactions, SIM.products)
 
@@ -55,7 +59,7 @@ flags = st.lists(st.booleans(), min_size=N_PRODUCTS, max_size=N_PRODUCTS)
 product = st.sampled_from(PRODUCT_IDS)
 
 
-@pytest.mark.parametrize("name", ["popularity", "own_history", "cooccurrence", "als"])
+@pytest.mark.parametrize("name", ["popularity", "own_history", "cooccurrence", "als", "blend"])
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     in_stock=flags,

@@ -19,7 +19,8 @@ Methods:
 * `ItemCoOccurrenceRecommender`: item-item co-occurrence with cosine, Jaccard, lift or
   conditional-probability similarity (`recommend_cooccurrence`);
 * `ImplicitALSRecommender`: implicit-feedback matrix factorisation, Hu, Koren & Volinsky 2008
-  (`recommend_als`).
+  (`recommend_als`);
+* `BlendRecommender`: weighted reciprocal-rank fusion of any of the above (`recommend_blend`).
 
 Evaluation with a time split is in `recommend_eval`, a simulator with known structure in
 `recommend_sim`; both are re-exported here.
@@ -34,6 +35,7 @@ import numpy.typing as npt
 
 from cvm.predict.recommend_als import ImplicitALSRecommender
 from cvm.predict.recommend_base import Recommender
+from cvm.predict.recommend_blend import BlendRecommender
 from cvm.predict.recommend_cooccurrence import ItemCoOccurrenceRecommender
 from cvm.predict.recommend_data import BoolArray
 from cvm.predict.recommend_eval import (
@@ -46,6 +48,7 @@ from cvm.predict.recommend_sim import SimulatedBaskets, simulate_baskets
 from cvm.predict.recommend_topk import Ids, Scores, top_k_per_row
 
 __all__ = [
+    "BlendRecommender",
     "ImplicitALSRecommender",
     "ItemCoOccurrenceRecommender",
     "OwnHistoryRecommender",

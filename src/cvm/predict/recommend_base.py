@@ -29,7 +29,13 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 
 from cvm.core.errors import NotFittedError, UserInputError
-from cvm.predict.recommend_data import BoolArray, build_fit_data, catalog_flags, exclusion_inputs
+from cvm.predict.recommend_data import (
+    BoolArray,
+    FitData,
+    build_fit_data,
+    catalog_flags,
+    exclusion_inputs,
+)
 from cvm.predict.recommend_topk import Ids, Scores, merge_candidates
 
 FORMAT = "cvm.recommender"
@@ -65,6 +71,11 @@ class Recommender(BaseEstimator):  # type: ignore[misc]
         data = build_fit_data(interactions, products)
         if data.user_items.nnz == 0:
             raise UserInputError("interactions hold no purchase with a positive quantity")
+        self._fit_data(data)
+        return self
+
+    def _fit_data(self, data: FitData) -> None:
+        """Fit from already indexed data (lets a blend index the DataFrames once)."""
         self.customer_ids_ = data.customer_ids
         self.product_ids_ = data.product_ids
         self.user_items_ = data.user_items
@@ -73,7 +84,6 @@ class Recommender(BaseEstimator):  # type: ignore[misc]
         buyers = np.diff(data.user_items.tocsc().indptr).astype(np.float32)
         self.popularity_ = buyers / np.float32(data.user_items.shape[0])
         self._fit_model(data.user_items)
-        return self
 
     def _fit_model(self, user_items: sp.csr_matrix) -> None:
         """Learn the model's own state from the customer x product weight matrix."""
@@ -226,6 +236,17 @@ class Recommender(BaseEstimator):  # type: ignore[misc]
     def _load_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         """Restore the subclass's fitted state from `_state_arrays` output."""
 
+    def _json_params(self) -> dict[str, Any]:
+        """Settings as JSON; a blend replaces its sub-models by their saved folders."""
+        return dict(self.get_params(deep=False))
+
+    def _save_parts(self, folder: Path) -> None:
+        """Write sub-models (a blend's components) next to the model's own files."""
+
+    @classmethod
+    def _from_json_params(cls, params: dict[str, Any], folder: Path) -> Recommender:
+        return cls(**params)
+
     def save(self, path: str | Path) -> Path:
         """Write the fitted model to the folder `path` as JSON and `.npy` files (no pickle)."""
         self._check_fitted()
@@ -247,12 +268,13 @@ class Recommender(BaseEstimator):  # type: ignore[misc]
             "format": FORMAT,
             "version": FORMAT_VERSION,
             "kind": type(self).__name__,
-            "params": self.get_params(deep=False),
+            "params": self._json_params(),
             "shape": list(items.shape),
             "arrays": sorted(arrays),
             "customer_ids": _save_ids(folder, "customer_ids", self.customer_ids_),
             "product_ids": _save_ids(folder, "product_ids", self.product_ids_),
         }
+        self._save_parts(folder)
         (folder / "recommender.json").write_text(json.dumps(meta, indent=2))
         return folder
 
@@ -269,7 +291,7 @@ class Recommender(BaseEstimator):  # type: ignore[misc]
         cls = Recommender.registry.get(meta["kind"])
         if cls is None:
             raise UserInputError(f"{folder}: unknown recommender kind {meta['kind']!r}")
-        model = cls(**meta["params"])
+        model = cls._from_json_params(meta["params"], folder)
         arrays = {
             name: np.load(folder / f"{name}.npy", allow_pickle=False) for name in meta["arrays"]
         }

@@ -60,9 +60,17 @@ def split_by_time(
     interactions: pd.DataFrame,
     cutoff: Any,
     horizon: Any | None = None,
-    timestamp: str = "timestamp",
+    timestamp: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Interactions before `cutoff` (train) and in [`cutoff`, `horizon`) (test)."""
+    """Interactions before `cutoff` (train) and in [`cutoff`, `horizon`) (test).
+
+    `timestamp` names the time column; by default `timestamp`, else the canonical
+    transactions table's `occurred_at`.
+    """
+    if timestamp is None:
+        timestamp = "occurred_at" if "timestamp" not in interactions.columns else "timestamp"
+        if timestamp not in interactions.columns:
+            timestamp = "timestamp"
     require_columns(interactions, [timestamp], "interactions")
     when = interactions[timestamp]
     if when.isna().any():
@@ -161,7 +169,7 @@ def evaluate_recommendations(
     horizon: Any | None = None,
     exclude: Any = None,
     exclude_owned: bool = False,
-    timestamp: str = "timestamp",
+    timestamp: str | None = None,
 ) -> RecommendationReport:
     """Fit a fresh copy of `model` before `cutoff` and score its top-`n` lists after it.
 
