@@ -18,7 +18,7 @@ from cvm.profiles.contract import CUSTOMER_360_VIEW
 from cvm.segments import behaviour
 from cvm.segments.compile import compile_condition, compile_segment, customer_column
 from cvm.segments.context import C360_ALIAS, CompileContext
-from cvm.segments.definition import AllOf, AnyOf, Leaf, Node, Not, children
+from cvm.segments.definition import AllOf, AnyOf, Leaf, Node, Not, children, leaves
 from cvm.segments.describe import describe_leaf
 from cvm.segments.fields import FieldCatalog, field_catalog
 from cvm.segments.store import SegmentStore
@@ -76,6 +76,7 @@ class Explainer:
         assert ctx.customer_ids is not None and len(ctx.customer_ids) == 1
         self.store, self.ctx, self.catalog = store, ctx, catalog
         self.customer_id = ctx.customer_ids[0]
+        self._met: dict[str, bool] = {}
 
     def scalar(self, *columns: exp.Expr) -> tuple[object, ...]:
         rows = self.store.engine.fetch_rows(_row_query(self.customer_id, *columns))
@@ -91,9 +92,12 @@ class Explainer:
         )
         return self.store.engine.fetch_scalar(query)
 
-    def met(self, node: Node) -> bool:
-        (value,) = self.scalar(compile_condition(node, self.ctx, self.catalog))
-        return bool(value)
+    def verdicts(self, rule: Node) -> None:
+        """Every leaf's predicate for this customer, in one query (path → met)."""
+        found = list(leaves(rule, "rule"))
+        columns = [compile_condition(node, self.ctx, self.catalog) for _, node in found]
+        values = self.scalar(*columns) if columns else ()
+        self._met = {path: bool(v) for (path, _), v in zip(found, values, strict=True)}
 
     def explain(self, node: Node, path: str) -> NodeExplanation:
         if isinstance(node, AllOf | AnyOf | Not):
@@ -106,7 +110,7 @@ class Explainer:
                 met, text = not kids[0].met, "not"
             return NodeExplanation(path, node.kind, met, text, kids)
         leaf: Leaf = node
-        return NodeExplanation(path, leaf.kind, self.met(leaf), describe_leaf(leaf, self))
+        return NodeExplanation(path, leaf.kind, self._met[path], describe_leaf(leaf, self))
 
 
 def explain_membership(
@@ -120,6 +124,7 @@ def explain_membership(
     (exists,) = explainer.scalar(exp.Count(this=exp.Star()))
     if not exists:
         raise NotFoundError(f"no customer {customer_id!r} in {CUSTOMER_360_VIEW}")
+    explainer.verdicts(definition.rule)
     tree = explainer.explain(definition.rule, "rule")
     query = compile_segment(definition.rule, ctx.entering(name), catalog)
     member = bool(store.engine.fetch_rows(query))

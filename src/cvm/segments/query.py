@@ -160,21 +160,17 @@ def segment_overlap(
     union: exp.Expr = parts[0]
     for part in parts[1:]:
         union = exp.union(union, part, distinct=False)
-    members = exp.CTE(this=union, alias=exp.TableAlias(this=exp.to_identifier("members")))
+    first, second = exp.column("segment", table="x"), exp.column("segment", table="y")
     pairs = (
-        exp.select(
-            exp.column("segment", table="a").as_("a"),
-            exp.column("segment", table="b").as_("b"),
-            exp.Count(this=exp.Star()).as_("shared"),
-        )
-        .from_(exp.to_table("members").as_("a"))
+        exp.select(first, second, exp.Count(this=exp.Star()).as_("shared"))
+        .from_(exp.to_table("members").as_("x"))
         .join(
-            exp.to_table("members").as_("b"),
-            on=exp.column("customer_id", table="a").eq(exp.column("customer_id", table="b")),
+            exp.to_table("members").as_("y"),
+            on=exp.column("customer_id", table="x").eq(exp.column("customer_id", table="y")),
         )
-        .group_by("a", "b")
+        .group_by(first.copy(), second.copy())
     )
-    pairs.set("with", exp.With(expressions=[members]))
+    pairs = pairs.with_("members", as_=union)
     for a, b, shared in store.engine.fetch_rows(pairs):
         matrix.loc[str(a), str(b)] = int(shared)  # type: ignore[call-overload]
     return matrix
