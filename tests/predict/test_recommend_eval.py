@@ -154,3 +154,13 @@ def test_blend_of_own_history_and_cooccurrence_beats_both_overall() -> None:
     blend, own, co = _report("blend"), _report("own_history"), _report("cooccurrence")
     assert blend.recall > 1.1 * max(own.recall, co.recall)
     assert blend.ndcg > 1.1 * max(own.ndcg, co.ndcg)
+
+
+def test_returning_customers_only() -> None:
+    sim = _sim()
+    everyone = _report("popularity")
+    returning = evaluate_recommendations(
+        PopularityRecommender(), sim.interactions, sim.products, CUTOFF, cold_start=False
+    )
+    assert everyone.cold_start > 0 and returning.cold_start == 0
+    assert returning.customers == everyone.customers - everyone.cold_start

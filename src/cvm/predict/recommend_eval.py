@@ -169,14 +169,18 @@ def evaluate_recommendations(
     horizon: Any | None = None,
     exclude: Any = None,
     exclude_owned: bool = False,
+    cold_start: bool = True,
     timestamp: str | None = None,
 ) -> RecommendationReport:
     """Fit a fresh copy of `model` before `cutoff` and score its top-`n` lists after it.
 
     Every customer who bought in [`cutoff`, `horizon`) is scored, including cold-start ones
-    (no purchase before the cutoff; they get popularity). `model` itself is left untouched.
+    (no purchase before the cutoff; every method gives them popularity) unless `cold_start`
+    is False. `model` itself is left untouched.
     """
     train, test = split_by_time(interactions, cutoff, horizon, timestamp)
+    if not cold_start:
+        test = test[test["customer_id"].isin(train["customer_id"])]
     if train.empty or test.empty:
         raise UserInputError(f"cutoff {cutoff!r} leaves no interactions on one side of the split")
     fitted = clone(model).fit(train, products)
