@@ -65,7 +65,7 @@ def test_expected_spend_shrinks_towards_the_population_mean(
 
 def test_analytic_derivatives_match_finite_differences(repeat: pd.DataFrame) -> None:
     model = GammaGammaModel()
-    columns = {k: repeat[k].to_numpy(float) for k in ("frequency", "monetary_value")}
+    columns = model._prepare({k: repeat[k].to_numpy(float) for k in ("frequency", "monetary_value")})
     weights = np.ones(len(repeat))
     phi = np.log([5.0, 3.0, 12.0])
     analytic = Problem(model._terms, 2, columns, weights, 0.0)

@@ -64,50 +64,68 @@ class GammaGammaModel(ClvModel):
         mean = float(dot(weights, columns["monetary_value"]) / weights.sum())
         return np.array([1.0, 2.0, max(mean, 1e-6)])
 
+    def _prepare(self, columns: dict[str, FloatArray]) -> dict[str, FloatArray]:
+        # The gamma functions depend on a row only through x: evaluate them per distinct x.
+        values, index = np.unique(columns["frequency"], return_inverse=True)
+        return {
+            **columns,
+            "x_values": values,
+            "x_index": index,
+            "log_m": np.log(columns["monetary_value"]),
+        }
+
     def _terms(
         self, theta: FloatArray, c: dict[str, FloatArray], w: FloatArray, order: int
     ) -> tuple[float, FloatArray | None, FloatArray | None]:
         """FH13 eq. (1a), the density of the mean spend m of x transactions with nu integrated out:
 
-        ll = lnG(px+q) - lnG(px) - lnG(q) + q ln(gamma) + (px-1) ln(m) + px ln(x)
-             - (px+q) ln(gamma + x m).
+            ll = lnG(px+q) - lnG(px) - lnG(q) + q ln(gamma) + (px-1) ln(m) + px ln(x)
+                 - (px+q) ln(gamma + x m).
+
+        Sums over rows are split into per-distinct-x sums (gamma functions) and a few weighted
+        sums of ln(gamma + x m) and 1/(gamma + x m), the only per-row work.
         """
         p, q, g = theta
-        x, m = c["frequency"], c["monetary_value"]
-        px = p * x
-        log_m, log_x, log_gxm = np.log(m), np.log(x), np.log(g + x * m)
-        ll_rows = (
-            gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(g)
-            + (px - 1.0) * log_m + px * log_x - (px + q) * log_gxm
+        x, m, log_m = c["frequency"], c["monetary_value"], c["log_m"]
+        ux, inv = c["x_values"], c["x_index"]
+        wx_u = np.bincount(inv, weights=w, minlength=len(ux))
+        w_total = float(w.sum())
+        wx = w * x
+        log_gxm = np.log(g + x * m)
+        pu = p * ux
+        ll = (
+            dot(wx_u, gammaln(pu + q) - gammaln(pu) - gammaln(q) + q * np.log(g) + pu * np.log(ux))
+            + p * dot(wx, log_m) - dot(w, log_m)
+            - p * dot(wx, log_gxm) - q * dot(w, log_gxm)
         )  # fmt: skip
-        ll = float(dot(w, ll_rows))
         if order == 0:
-            return ll, None, None
-        psi_pq = digamma(px + q)
+            return float(ll), None, None
+        psi_u = digamma(pu + q)
         inv_gxm = 1.0 / (g + x * m)
+        s_x, s_1 = dot(wx, inv_gxm), dot(w, inv_gxm)
         grad = np.array(
             [
-                dot(w, x * (psi_pq - digamma(px) + log_m + log_x - log_gxm)),
-                dot(w, psi_pq - digamma(q) + np.log(g) - log_gxm),
-                dot(w, q / g - (px + q) * inv_gxm),
+                dot(wx_u, ux * (psi_u - digamma(pu) + np.log(ux)))
+                + dot(wx, log_m)
+                - dot(wx, log_gxm),
+                dot(wx_u, psi_u - digamma(q) + np.log(g)) - dot(w, log_gxm),
+                w_total * q / g - p * s_x - q * s_1,
             ]
         )
         if order == 1:
-            return ll, grad, None
-        tri_pq = polygamma(1, px + q)
-        h_pq = dot(w, x * tri_pq)
+            return float(ll), grad, None
+        tri_u = polygamma(1, pu + q)
+        h_pq = dot(wx_u, ux * tri_u)
+        h_qg = w_total / g - s_1
+        inv2 = inv_gxm**2
         hess = np.array(
             [
-                [dot(w, x**2 * (tri_pq - polygamma(1, px))), h_pq, -(dot(w, x * inv_gxm))],
-                [h_pq, dot(w, tri_pq - polygamma(1, q)), dot(w, 1.0 / g - inv_gxm)],
-                [
-                    -(dot(w, x * inv_gxm)),
-                    dot(w, 1.0 / g - inv_gxm),
-                    dot(w, -q / g**2 + (px + q) * inv_gxm**2),
-                ],
+                [dot(wx_u, ux**2 * (tri_u - polygamma(1, pu))), h_pq, -s_x],
+                [h_pq, dot(wx_u, tri_u - polygamma(1, q)), h_qg],
+                [-s_x, h_qg, -w_total * q / g**2 + p * dot(wx, inv2) + q * dot(w, inv2)],
             ]
         )
-        return ll, grad, hess
+        return float(ll), grad, hess
 
     # ----- predictions --------------------------------------------------------------------------
 
