@@ -12,9 +12,11 @@ Number of clusters. With ``k="auto"``, k = 2..8 are each fitted on a seeded samp
 ``a`` the mean distance to the own cluster, ``b`` to the nearest other) is kept.
 
 Description. For each cluster and feature, ``z = (cluster mean - population mean) /
-population standard deviation`` on the original scale; the three largest ``|z|`` describe the
-cluster, and a suggested rule bounds each of them at the cluster's own quartile (lower quartile
-for a high feature, upper for a low one). Its precision and recall against the cluster are
+population standard deviation`` on the clustering scale (after ``log1p`` where applied), so a
+few extreme customers do not dominate; the three largest ``|z|`` describe the cluster (with the
+plain means for reading). A suggested rule bounds each of them at the cluster's 5th / 95th
+percentile on the sides where other clusters lie (a cluster above all others on CLV gets
+``clv ≥ …``, a middle one ``between``). Its precision and recall against the cluster are
 reported, so a marketer sees how faithful the plain rule is before saving it.
 """
 
@@ -125,27 +127,34 @@ def choose_k(x: np.ndarray, seed: int, sample_size: int) -> dict[int, float]:
     for k in K_RANGE:
         if k >= len(sample):
             break
-        labels = KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(sample)
+        labels = KMeans(n_clusters=k, n_init=2, random_state=seed).fit_predict(sample)
         if len(set(labels)) > 1:
             scores[k] = float(silhouette_score(sample, labels, random_state=seed))
     return scores
 
 
 def _suggested_rule(
-    label: int, members: pd.DataFrame, contrasts: list[FeatureContrast]
+    label: int, frame: pd.DataFrame, labels: np.ndarray, contrasts: list[FeatureContrast]
 ) -> SegmentDefinition:
-    conditions = []
+    """Bound each distinctive feature at the cluster's 5th / 95th percentile, on the sides
+    where other clusters lie (a top cluster gets only a lower bound: ``clv ≥ …``)."""
+    conditions: list[dict[str, object]] = []
+    members = frame[labels == label]
+    others = [frame[labels == o].mean() for o in set(labels.tolist()) if o != label]
     for c in contrasts:
         values = members[c.feature].dropna()
-        bound = float(values.quantile(0.25 if c.z > 0 else 0.75))
-        conditions.append(
-            {
-                "kind": "profile",
-                "field": c.feature,
-                "op": "gte" if c.z > 0 else "lte",
-                "value": round(bound, 2),
-            }
-        )
+        low, high = (round(float(values.quantile(q)), 2) for q in (0.05, 0.95))
+        below = any(o[c.feature] < c.cluster_mean for o in others)
+        above = any(o[c.feature] > c.cluster_mean for o in others)
+        field = c.feature
+        if below and above:
+            conditions.append(
+                {"kind": "profile", "field": field, "op": "between", "value": [low, high]}
+            )
+        elif below:
+            conditions.append({"kind": "profile", "field": field, "op": "gte", "value": low})
+        else:
+            conditions.append({"kind": "profile", "field": field, "op": "lte", "value": high})
     return SegmentDefinition.model_validate(
         {
             "name": f"cluster_{label}",
@@ -162,7 +171,12 @@ def _rule_mask(frame: pd.DataFrame, rule: SegmentDefinition) -> pd.Series:
     for _, node in leaves(rule.rule):
         assert isinstance(node, ProfileCondition)
         column = frame[node.field]
-        mask &= (column >= node.value) if node.op == "gte" else (column <= node.value)
+        if node.op == "between":
+            assert isinstance(node.value, list)
+            low, high = node.value
+            mask &= (column >= low) & (column <= high)
+        else:
+            mask &= (column >= node.value) if node.op == "gte" else (column <= node.value)
     return mask.fillna(False)
 
 
@@ -191,7 +205,8 @@ def discover_segments(
     if chosen < 2 or chosen >= len(frame):
         raise UserInputError(f"k must be between 2 and {len(frame) - 1} (got {chosen})")
     labels = KMeans(n_clusters=chosen, n_init=4, random_state=seed).fit_predict(x)
-    mean, std = frame.mean(), frame.std(ddof=0).replace(0, np.nan)
+    mean = frame.mean()
+    standardised = pd.DataFrame(x, index=frame.index, columns=frame.columns)
     criterion = (
         f"highest mean silhouette over k = {K_RANGE.start}..{K_RANGE.stop - 1} on a seeded sample "
         f"of {min(sample_size, len(frame)):,} customers"
@@ -201,13 +216,14 @@ def discover_segments(
     result = Discovery(chosen, criterion, scores, list(frame.columns), len(frame))
     for label in range(chosen):
         members = frame[labels == label]
-        z = ((members.mean() - mean) / std).dropna()
+        # x is standardised (mean 0, sd 1): the cluster mean of x is the z-score itself
+        z = standardised[labels == label].mean()
         strongest = z.abs().sort_values(ascending=False).index[:top]
         contrasts = [
             FeatureContrast(f, float(members[f].mean()), float(mean[f]), float(z[f]))
             for f in strongest
         ]
-        rule = _suggested_rule(label, members, contrasts)
+        rule = _suggested_rule(label, frame, labels, contrasts)
         matched = _rule_mask(frame, rule)
         in_cluster = pd.Series(labels == label, index=frame.index)
         hits = int((matched & in_cluster).sum())
