@@ -48,6 +48,7 @@ class ClvModel:
     time_params: ClassVar[tuple[str, ...]] = ()  # parameters measured in units of time
     time_columns: ClassVar[tuple[str, ...]] = ()  # data columns measured in units of time
     analytic_order: ClassVar[int] = 0  # 0: none, 1: gradient, 2: gradient and Hessian
+    warm_start_rows: ClassVar[int] = WARM_START_ROWS
     _registry: ClassVar[dict[str, type[ClvModel]]] = {}
 
     params_: dict[str, float]
@@ -134,13 +135,15 @@ class ClvModel:
         problem = self._problem(scaled, weights)
         phi0 = np.log(self._initial_params(scaled, weights))
         warm_rows = 0
-        if len(weights) > WARM_START_ROWS:
+        if len(weights) > self.warm_start_rows:
             # A fit on a random sample of the distinct rows lands close to the optimum, so the
             # full data needs only the last few (expensive) iterations.
-            rows = np.random.default_rng(0).choice(len(weights), WARM_START_ROWS, replace=False)
+            rows = np.random.default_rng(0).choice(
+                len(weights), self.warm_start_rows, replace=False
+            )
             sample = self._problem({k: v[rows] for k, v in scaled.items()}, weights[rows])
             phi0, _, _ = maximize(sample, phi0, int(self.max_iter), final=False)
-            warm_rows = WARM_START_ROWS
+            warm_rows = self.warm_start_rows
         phi, hessian, report = maximize(problem, phi0, int(self.max_iter), warm=warm_rows > 0)
         report = ConvergenceReport(**{**report.to_dict(), "warm_start_rows": warm_rows})
 
