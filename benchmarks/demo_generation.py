@@ -41,6 +41,7 @@ def main() -> None:
     args = parser.parse_args()
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="cvm-demo-bench-"))
+    load_before = os.getloadavg()[0]
     began = time.perf_counter()
     ws = init_workspace(workdir / "ws", force=True)
     generator = DemoGenerator(
@@ -53,7 +54,9 @@ def main() -> None:
     ws.engine.execute("CHECKPOINT")
     total = time.perf_counter() - began
     ws.close()
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak_mb = usage.ru_maxrss / 1024  # KiB on Linux
+    cpu = usage.ru_utime + usage.ru_stime  # what the run cost, whatever else the cores did
 
     rows = params["totals"]["rows"]
     print(
@@ -67,6 +70,10 @@ def main() -> None:
     for stage, seconds in busy.items():
         print(f"{stage:<10} {seconds:8.1f} s busy (stages overlap)")
     print(f"total      {total:8.1f} s wall clock, workspace creation included")
+    print(f"cpu        {cpu:8.1f} s user + system, all threads")
+    print(
+        f"load avg   {load_before:8.1f} before, {os.getloadavg()[0]:.1f} after (other work on the machine)"
+    )
     print(f"peak RSS   {peak_mb:8.0f} MB")
     print(f"warehouse  {folder_size(ws.root / 'warehouse.duckdb') / 2**20:8.0f} MB on disk")
     print(f"parquet    {folder_size(ws.root / 'demo') / 2**20:8.0f} MB on disk")

@@ -71,7 +71,7 @@ def demo(
         "products": rows["products"],
         "events": rows["events"],
         "consents": rows["consents"],
-        "revenue": f"{params['totals']['gross_revenue']:,.2f} {params['currency']}",
+        "gross revenue": f"{params['totals']['gross_revenue']:,.2f} {params['currency']}",
         "campaign": f"{campaign['campaign_id']} sent {campaign['send_date']}",
         "campaign audience": campaign["audience"],
         "treatment / control": f"{campaign['treatment']:,} / {campaign['control']:,}",

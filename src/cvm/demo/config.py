@@ -13,6 +13,8 @@ from typing import Any
 
 from cvm.core.errors import UserInputError
 
+MAX_CUSTOMERS = 10_000_000
+
 
 @dataclass(frozen=True)
 class BGNBDParams:
@@ -116,8 +118,9 @@ def validate_request(n_customers: int, start: date, end: date, config: DemoConfi
     """Refuse requests the generator cannot honour, naming the offending argument."""
     if n_customers < 1:
         raise UserInputError(f"customers must be at least 1, got {n_customers}")
-    if n_customers >= 10**8:
-        raise UserInputError(f"customers must be below 100,000,000, got {n_customers}")
+    # Ids, e-mails and phone numbers are unique by construction up to this size.
+    if n_customers > MAX_CUSTOMERS:
+        raise UserInputError(f"customers must be at most {MAX_CUSTOMERS:,}, got {n_customers:,}")
     span = (end - start).days
     camp = config.campaign
     if span < camp.days_before_end + camp.min_tenure_days + 30:

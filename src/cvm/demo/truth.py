@@ -201,5 +201,9 @@ def describe_truth(
             "expected_purchases_future": "alive_at_end * (1 - exp(-lambda * p * t)) / p  [FHL 2005]",
             "expected_spend_future": "expected_purchases_future * p_spend / nu  [Gamma-Gamma mean]",
             "future_weeks": config.future_weeks,
+            "repeat_purchases": "BG/NBD repeat orders in the observation period; the campaign's "
+            "incremental orders come on top and are listed in truth_campaign",
+            "amounts": "order value ~ Gamma-Gamma, split over lines at or below list price; "
+            "returns are separate negative lines (receipt R...) and not part of the model",
         },
     }
