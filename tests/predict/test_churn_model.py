@@ -16,7 +16,9 @@ from cvm.predict.churn import ChurnModel
 from cvm.predict.evaluation import evaluate_classifier
 from cvm.predict.tabular import ModelNotFittedError, TabularInputError
 
-SMALL = {"n_estimators": 80, "learning_rate": 0.1, "calibration_folds": 3}
+# one LightGBM thread: on a shared 2-core machine two OpenMP threads per fit can spin against
+# other work and slow a test several-fold; the fitted model is the same
+SMALL = {"n_estimators": 80, "learning_rate": 0.1, "calibration_folds": 3, "n_jobs": 1}
 
 
 def _simulate(n: int, seed: int) -> tuple[pd.DataFrame, pd.Series, np.ndarray]:
@@ -127,7 +129,7 @@ def test_telco_stratified_five_fold_roc_auc() -> None:
     oof = np.empty(len(X))
     folds = StratifiedKFold(5, shuffle=True, random_state=0)
     for train, test in folds.split(X, y):
-        model = ChurnModel(n_estimators=150, learning_rate=0.05, calibration_folds=3)
+        model = ChurnModel(n_estimators=150, learning_rate=0.05, calibration_folds=3, n_jobs=1)
         oof[test] = model.fit(X.iloc[train], y.iloc[train]).predict_proba(X.iloc[test])[:, 1]
     report = evaluate_classifier(y, oof, pos_label="Yes")
     print(

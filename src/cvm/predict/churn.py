@@ -16,13 +16,16 @@ booster on the other folds and score their own fold; the calibrator is fitted on
 out-of-fold scores (never on scores of rows the booster saw); the final booster is then trained
 on all rows. Calibrators:
 
-- "isotonic" (default): monotone step function minimising squared error (Zadrozny & Elkan
+- "sigmoid" (default): Platt scaling p = 1 / (1 + exp(A s + B)) (Platt 1999, "Probabilistic
+  outputs for support vector machines", eq. 1) fitted by maximum likelihood on Platt's
+  smoothed targets t+ = (N+ + 1)/(N+ + 2), t- = 1/(N- + 2) (same paper, Section 2.2). It is
+  strictly monotone, so ranking metrics (ROC-AUC, lift) equal the raw booster's; on IBM Telco
+  it matched or beat isotonic on every metric (docs/models.md);
+- "isotonic": monotone step function minimising squared error (Zadrozny & Elkan
   2002, "Transforming classifier scores into accurate multiclass probability estimates",
   KDD, Section 3), applied by linear interpolation between the fitted thresholds as
-  scikit-learn's `IsotonicRegression` does, clipped outside the fitted range;
-- "sigmoid": Platt scaling p = 1 / (1 + exp(A s + B)) (Platt 1999, "Probabilistic outputs for
-  support vector machines", eq. 1) fitted by maximum likelihood on Platt's smoothed targets
-  t+ = (N+ + 1)/(N+ + 2), t- = 1/(N- + 2) (same paper, Section 2.2);
+  scikit-learn's `IsotonicRegression` does, clipped outside the fitted range. More flexible
+  with many rows, but its flat steps tie customers and cost a little ranking accuracy;
 - "none": the booster's own probability.
 
 Fitted state saves as plain files (`save(dir)`): `booster.txt` (LightGBM text model) and
@@ -81,7 +84,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         learning_rate: float = 0.03,
         num_leaves: int = 15,
         min_child_samples: int = 30,
-        calibration: Calibration = "isotonic",
+        calibration: Calibration = "sigmoid",
         calibration_folds: int = 5,
         max_categories: int = 200,
         random_state: int = 0,
