@@ -134,8 +134,8 @@ def test_duckdb_reader_agrees(tmp_path: Path) -> None:
     reader = source_reader(engine)
     opened = reader.open(FileSource(path, "csv"), "v")
     copy = exp.Create(this=exp.to_table("t"), kind="TABLE", expression=exp.select("*").from_("v"))
-    reader.scan(opened, copy, None)  # the view is scanned once, as in a run
-    rows = engine.fetch_rows("SELECT _rec, id FROM t ORDER BY _rec")
+    reader.scan(opened, copy, None)  # scanned once, as in a run; CSV rows come unnumbered
+    rows = engine.fetch_rows("SELECT rowid + 1, id FROM t ORDER BY rowid")  # insertion order
     recs, ids = np.array([r[0] for r in rows], dtype=np.int64), [r[1] for r in rows]
     rejects, lines = reader.locate(opened, recs)
     assert dict(zip(ids, lines.tolist(), strict=True)) == {"1": 2, "2": 3, "4": 7, "7": 10}

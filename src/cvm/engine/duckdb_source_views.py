@@ -10,9 +10,9 @@
   with the wrong number of fields, or that is not a JSON object, is flagged `_malformed`.
 - Parquet: `read_parquet(file_row_number = true)`.
 
-`_rec` is `row_number() OVER ()` over the reader's output; DuckDB keeps insertion order, so it
-is the row's position in the file among the rows the parser accepted (tested on millions of
-rows read in parallel).
+Line-mode views number lines with `row_number() OVER ()` (DuckDB keeps insertion order, so it
+is the line's position); the CSV view is left unnumbered so its scan stays parallel, and the
+stage numbers its rows by insertion order instead.
 """
 
 from __future__ import annotations
@@ -90,9 +90,9 @@ def csv_view(
             rejects_scan=f"{rejects}_scans",
         ),
     )
-    select = exp.select(_row_number().as_(REC), *[col(n) for n in names]).from_(
-        exp.Table(this=call)
-    )
+    # No row_number() here: it would run the whole scan on one thread. DuckDB's parallel CSV
+    # reader keeps rows in file order when they are inserted, so the stage numbers them.
+    select = exp.select(*[col(n) for n in names]).from_(exp.Table(this=call))
     raw = exp.ConcatWs(
         expressions=[exp.Literal.string(delimiter)]
         + [exp.Coalesce(this=col(n), expressions=[exp.Literal.string("")]) for n in names]

@@ -106,7 +106,7 @@ class DuckDBSourceReader:
                 self._create_view(name, select, source.label)
                 first_data = text.skip_rows + int(text.header) + 1
                 state = {"mode": "csv", "rejects": rejects, "first_data_record": first_data}
-                return OpenedSource(source, name, names, raw, exp.Null(), size, state)
+                return OpenedSource(source, name, names, raw, exp.Null(), size, False, state)
             case "whitespace" | "jsonl":
                 if source.format == "jsonl":
                     names = sample_json_keys(
@@ -127,7 +127,9 @@ class DuckDBSourceReader:
                     leading = text.skip_rows + int(text.header)
                 self._create_view(name, lines_view(source, names, leading, rejects), source.label)
                 state = {"mode": "lines", "rejects": rejects, "leading": leading}
-                return OpenedSource(source, name, names, col("_line"), col(MALFORMED), size, state)
+                return OpenedSource(
+                    source, name, names, col("_line"), col(MALFORMED), size, True, state
+                )
             case "parquet":
                 call = parquet_call(source)
                 try:
@@ -142,7 +144,7 @@ class DuckDBSourceReader:
                 self._create_view(name, parquet_view(call, types), source.label)
                 names = list(types)
                 return OpenedSource(
-                    source, name, names, json_of(names), exp.Null(), size, {"mode": "rows"}
+                    source, name, names, json_of(names), exp.Null(), size, True, {"mode": "rows"}
                 )
 
     def _create_view(self, name: str, select: exp.Expression, label: str) -> None:

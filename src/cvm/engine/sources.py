@@ -104,6 +104,10 @@ class OpenedSource:
     # whitespace-separated fields, a line that is not JSON), else NULL.
     malformed: exp.Expression
     size_bytes: int | None = None
+    # False when the view has no `_rec` column: numbering rows in the scan would force it
+    # onto one thread, so the stage numbers them by insertion order instead (DuckDB keeps a
+    # parallel scan's rows in file order when it inserts them).
+    numbered: bool = True
     # Whatever the reader needs to locate rows later (rejects table, preamble length, ...).
     state: dict[str, Any] = field(default_factory=dict)
 

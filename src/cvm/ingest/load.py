@@ -10,14 +10,15 @@
   values differ updates the stored row; a blank value never erases a stored one); transactions,
   events and consents are *insert-if-absent* (a key already stored is left as it is).
 
-Rows failing after staging go to the small `late` table (file, rec, column, reason); the
-accepted rows are the stage's good rows not in `late`.
+Rows failing after staging go to the small `late` table (row, column, reason); the
+accepted rows are the stage's good rows not in `late`. A staged row is identified by its
+`rowid` in the stage table (its position in the run, in file order).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sqlglot.expressions as exp
 
@@ -32,13 +33,27 @@ REFERENCES_CUSTOMER = ("transactions", "consents")
 LINEAGE = ("_source", "_ingest_run", "_loaded_at")
 
 
-@dataclass(frozen=True)
+@dataclass
 class RunTables:
-    """Names of the run's temporary relations."""
+    """The run's temporary relations. A staged row is identified by its stage `rowid`."""
 
     stage: str
     late: str
-    files: str  # _file -> _source label (a registered Arrow table)
+    labels: list[str] = field(default_factory=list)  # source label per _file
+    starts: list[int] = field(default_factory=list)  # first stage rowid per _file
+
+    def files(self, alias: str = "f") -> exp.Values:
+        """(_file, _source, _start) as an inline VALUES list: files are few, and a literal
+        relation keeps the joins inside DuckDB (no Python object to scan)."""
+        rows = [
+            exp.Tuple(
+                expressions=[exp.Literal.number(i), literal(label), exp.Literal.number(start)]
+            )
+            for i, (label, start) in enumerate(zip(self.labels, self.starts, strict=True))
+        ]
+        columns = [exp.to_identifier(c) for c in ("_file", "_source", "_start")]
+        alias_ = exp.TableAlias(this=exp.to_identifier(alias), columns=columns)
+        return exp.Values(expressions=rows, alias=alias_)
 
 
 def _table(name: str, alias: str | None = None) -> exp.Table:
@@ -75,8 +90,7 @@ def create_temp(engine: Engine, name: str, select: exp.Expression) -> None:
 
 def create_late(engine: Engine, tables: RunTables) -> None:
     empty = exp.select(
-        exp.cast(exp.Null(), "INTEGER").as_("_file"),
-        exp.cast(exp.Null(), "BIGINT").as_("_rec"),
+        exp.cast(exp.Null(), "BIGINT").as_("_row"),
         exp.cast(exp.Null(), "VARCHAR").as_("column_name"),
         exp.cast(exp.Null(), "VARCHAR").as_("reason"),
     ).where(exp.false())
@@ -87,9 +101,13 @@ def _not_late(tables: RunTables, alias: str) -> exp.Expression:
     late = (
         exp.select(exp.Literal.number(1))
         .from_(_table(tables.late, "l"))
-        .where(_same(("_file", "_rec"), "l", alias))
+        .where(exp.EQ(this=_ref("l", "_row"), expression=_rowid(alias)))
     )
     return exp.Not(this=exp.Exists(this=late))
+
+
+def _rowid(alias: str) -> exp.Column:
+    return exp.column("rowid", table=alias)
 
 
 def _good(alias: str) -> exp.Expression:
@@ -97,7 +115,7 @@ def _good(alias: str) -> exp.Expression:
 
 
 def find_duplicates(engine: Engine, plan: IngestPlan, tables: RunTables) -> None:
-    """Quarantine every later occurrence of a key already seen in this run."""
+    """Quarantine every later occurrence (in file order) of a key already seen in this run."""
     key = plan.contract.key
     repeated = (
         exp.select(*[col(k) for k in key])
@@ -106,59 +124,55 @@ def find_duplicates(engine: Engine, plan: IngestPlan, tables: RunTables) -> None
         .group_by(*[col(k) for k in key])
         .having(exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1)))
     )
-    order = exp.Order(
-        expressions=[exp.Ordered(this=_ref("s", "_file")), exp.Ordered(this=_ref("s", "_rec"))]
-    )
+    order = exp.Order(expressions=[exp.Ordered(this=_rowid("s"))])
     occurrence = exp.Window(
         this=exp.RowNumber(), partition_by=[_ref("s", k) for k in key], order=order
     )
     ranked = (
-        exp.select(_ref("s", "_file"), _ref("s", "_rec"), occurrence.as_("n"))
+        exp.select(_rowid("s").as_("_row"), occurrence.as_("n"))
         .from_(_table(tables.stage, "s"))
         .join(repeated.subquery("d"), on=_same(key, "s", "d"))
         .where(_good("s"))
     )
     reason = f"duplicate {', '.join(key)} (first occurrence kept)"
     later = (
-        exp.select(
-            col("_file"),
-            col("_rec"),
-            exp.Literal.string(", ".join(key)),
-            exp.Literal.string(reason),
-        )
+        exp.select(col("_row"), exp.Literal.string(", ".join(key)), exp.Literal.string(reason))
         .from_(ranked.subquery("r"))
         .where(exp.GT(this=col("n"), expression=exp.Literal.number(1)))
     )
     engine.execute(exp.Insert(this=_table(tables.late), expression=later))
 
 
-def _unknown_customer_rows(tables: RunTables) -> exp.Select:
+def _unknown(alias: str, column: str = "customer_id") -> exp.Expression:
     known = (
         exp.select(exp.Literal.number(1))
         .from_(_table(CUSTOMERS.name, "c"))
-        .where(exp.EQ(this=_ref("c", "customer_id"), expression=_ref("s", "customer_id")))
+        .where(exp.EQ(this=_ref("c", "customer_id"), expression=_ref(alias, column)))
     )
-    return (
-        exp.select(_ref("s", "_file"), _ref("s", "_rec"), _ref("s", "customer_id"))
-        .from_(_table(tables.stage, "s"))
-        .where(_all([_good("s"), _not_late(tables, "s"), exp.Not(this=exp.Exists(this=known))]))
-    )
+    return exp.Not(this=exp.Exists(this=known))
 
 
 def quarantine_unknown_customers(engine: Engine, plan: IngestPlan, tables: RunTables) -> None:
     if plan.contract.name not in REFERENCES_CUSTOMER or plan.unknown_customer != "quarantine":
         return
-    rows = exp.select(
-        col("_file"),
-        col("_rec"),
-        exp.Literal.string("customer_id"),
-        exp.Literal.string("unknown customer_id"),
-    ).from_(_unknown_customer_rows(tables).subquery("u"))
+    rows = (
+        exp.select(
+            _rowid("s"),
+            exp.Literal.string("customer_id"),
+            exp.Literal.string("unknown customer_id"),
+        )
+        .from_(_table(tables.stage, "s"))
+        .where(_all([_good("s"), _not_late(tables, "s"), _unknown("s")]))
+    )
     engine.execute(exp.Insert(this=_table(tables.late), expression=rows))
 
 
+def _good_rows(tables: RunTables, any_late: bool) -> exp.Expression:
+    return _all([_good("s"), _not_late(tables, "s")]) if any_late else _good("s")
+
+
 def _accepted(
-    plan: IngestPlan, tables: RunTables, run_id: str, loaded_at: dt.datetime
+    plan: IngestPlan, tables: RunTables, run_id: str, loaded_at: dt.datetime, any_late: bool
 ) -> exp.Select:
     """The rows to merge, with their lineage columns."""
     values = [_ref("s", c) for c in value_columns(plan)]
@@ -170,30 +184,45 @@ def _accepted(
             literal(loaded_at).as_("_loaded_at"),
         )
         .from_(_table(tables.stage, "s"))
-        .join(_table(tables.files, "f"), on=_same(("_file",), "s", "f"))
-        .where(_all([_good("s"), _not_late(tables, "s")]))
+        .join(tables.files(), on=_same(("_file",), "s", "f"))
+        .where(_good_rows(tables, any_late))
     )
 
 
 def create_customer_stubs(
-    engine: Engine, plan: IngestPlan, tables: RunTables, run_id: str, loaded_at: dt.datetime
+    engine: Engine,
+    plan: IngestPlan,
+    tables: RunTables,
+    run_id: str,
+    loaded_at: dt.datetime,
+    any_late: bool = True,
 ) -> int:
-    """Insert a stub for every customer the accepted rows name but the warehouse lacks."""
+    """Insert a stub for every customer the accepted rows name but the warehouse lacks.
+    Rows are grouped by customer first, so the lookup runs once per customer, not per row."""
     if plan.contract.name not in REFERENCES_CUSTOMER or plan.unknown_customer != "create":
         return 0
     first_seen = _ref("s", "occurred_at") if plan.contract.name == "transactions" else exp.Null()
+    per_customer = (
+        exp.select(
+            _ref("s", "customer_id"),
+            exp.Min(this=exp.cast(first_seen, "TIMESTAMP")).as_("signup_date"),
+            exp.Min(this=_ref("s", "_file")).as_("_file"),
+        )
+        .from_(_table(tables.stage, "s"))
+        .where(_good_rows(tables, any_late))
+        .group_by(_ref("s", "customer_id"))
+    )
     stubs = (
         exp.select(
             _ref("u", "customer_id"),
-            exp.Min(this=exp.cast(first_seen, "TIMESTAMP")).as_("signup_date"),
-            exp.Min(this=_ref("f", "_source")).as_("_source"),
+            _ref("u", "signup_date"),
+            _ref("f", "_source"),
             literal(run_id).as_("_ingest_run"),
             literal(loaded_at).as_("_loaded_at"),
         )
-        .from_(_unknown_customer_rows(tables).subquery("u"))
-        .join(_table(tables.stage, "s"), on=_same(("_file", "_rec"), "u", "s"))
-        .join(_table(tables.files, "f"), on=_same(("_file",), "s", "f"))
-        .group_by(_ref("u", "customer_id"))
+        .from_(per_customer.subquery("u"))
+        .join(tables.files(), on=_same(("_file",), "u", "f"))
+        .where(_unknown("u"))
     )
     columns = ["customer_id", "signup_date", *LINEAGE]
     return _dml_count(engine, _insert(CUSTOMERS.name, columns, stubs))
@@ -212,13 +241,18 @@ def _dml_count(engine: Engine, statement: exp.Expression) -> int:
 
 
 def merge(
-    engine: Engine, plan: IngestPlan, tables: RunTables, run_id: str, loaded_at: dt.datetime
+    engine: Engine,
+    plan: IngestPlan,
+    tables: RunTables,
+    run_id: str,
+    loaded_at: dt.datetime,
+    any_late: bool = True,
 ) -> tuple[int, int]:
     """Write the accepted rows; returns (inserted, updated)."""
     target = plan.contract.name
     key = plan.contract.key
     columns = value_columns(plan)
-    accepted = _accepted(plan, tables, run_id, loaded_at)
+    accepted = _accepted(plan, tables, run_id, loaded_at, any_late)
     updated = 0
     if target in UPSERT_TABLES:
         values = [c for c in columns if c not in key]

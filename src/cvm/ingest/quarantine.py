@@ -33,8 +33,13 @@ def _table(name: str, alias: str | None = None) -> exp.Table:
     return table.as_(alias) if alias else table  # type: ignore[return-value]
 
 
+def _ref(alias: str, name: str) -> exp.Column:
+    return exp.column(name, table=alias, quoted=True)
+
+
 def collect_failures(engine: Engine, plans: list[IngestPlan], tables: RunTables, name: str) -> None:
-    """A temp table of (file, rec, column, reason, raw) for every value-level refusal."""
+    """A temp table of (row, file, rec, column, reason, raw) for every value-level refusal."""
+    identity = [exp.column("rowid").as_("_row"), col("_file"), col("_rec")]
     parts: list[exp.Select] = []
     for file_index, plan in enumerate(plans):
         in_file = exp.EQ(this=col("_file"), expression=exp.Literal.number(file_index))
@@ -42,8 +47,7 @@ def collect_failures(engine: Engine, plans: list[IngestPlan], tables: RunTables,
         malformed = exp.Not(this=exp.Is(this=col(MALFORMED), expression=exp.Null()))
         parts.append(
             exp.select(
-                col("_file"),
-                col("_rec"),
+                *[i.copy() for i in identity],
                 exp.Literal.string("").as_("column_name"),
                 col(MALFORMED).as_("reason"),
                 col(RAW),
@@ -58,8 +62,7 @@ def collect_failures(engine: Engine, plans: list[IngestPlan], tables: RunTables,
             )
             parts.append(
                 exp.select(
-                    col("_file"),
-                    col("_rec"),
+                    *[i.copy() for i in identity],
                     exp.Literal.string(check.column),
                     exp.Literal.string(check.reason),
                     col(RAW),
@@ -69,38 +72,20 @@ def collect_failures(engine: Engine, plans: list[IngestPlan], tables: RunTables,
             )
     # Rows refused after staging have no raw text kept; their typed values stand in for it.
     names = value_columns(union_plan(plans))
-    as_json = exp.cast(
-        exp.JSONObject(
-            expressions=[
-                exp.JSONKeyValue(
-                    this=exp.Literal.string(c), expression=exp.column(c, table="s", quoted=True)
-                )
-                for c in names
-            ]
-        ),
-        "VARCHAR",
-    )
+    pairs = [exp.JSONKeyValue(this=exp.Literal.string(c), expression=_ref("s", c)) for c in names]
     parts.append(
         exp.select(
-            exp.column("_file", table="l", quoted=True),
-            exp.column("_rec", table="l", quoted=True),
-            exp.column("column_name", table="l", quoted=True),
-            exp.column("reason", table="l", quoted=True),
-            as_json,
+            _ref("l", "_row"),
+            _ref("s", "_file"),
+            _ref("s", "_rec"),
+            _ref("l", "column_name"),
+            _ref("l", "reason"),
+            exp.cast(exp.JSONObject(expressions=pairs), "VARCHAR"),
         )
         .from_(_table(tables.late, "l"))
         .join(
             _table(tables.stage, "s"),
-            on=exp.and_(
-                exp.EQ(
-                    this=exp.column("_file", table="l", quoted=True),
-                    expression=exp.column("_file", table="s", quoted=True),
-                ),
-                exp.EQ(
-                    this=exp.column("_rec", table="l", quoted=True),
-                    expression=exp.column("_rec", table="s", quoted=True),
-                ),
-            ),
+            on=exp.EQ(this=_ref("l", "_row"), expression=exp.column("rowid", table="s")),
         )
     )
     union: exp.Expression = parts[0]
@@ -110,41 +95,43 @@ def collect_failures(engine: Engine, plans: list[IngestPlan], tables: RunTables,
 
 
 def locate_failures(
-    engine: Engine, reader: SourceReader, opened: list[OpenedSource], failures: str
+    engine: Engine,
+    reader: SourceReader,
+    opened: list[OpenedSource],
+    tables: RunTables,
+    failures: str,
 ) -> tuple[pa.Table, list[tuple[int, StructuralReject]]]:
-    """Line numbers for every failing (file, rec), and each source's structural rejects."""
-    rows = engine.fetch_arrow(
-        exp.select(col("_file"), col("_rec"))
-        .from_(_table(failures))
-        .group_by(col("_file"), col("_rec"))
+    """The line of every refused row (by stage row), and each source's structural rejects.
+
+    A row's ordinal in its source is the reader's `_rec`, or else its stage position within
+    the file (rowid - the file's first rowid + 1)."""
+    ordinal = exp.Coalesce(
+        this=_ref("q", "_rec"),
+        expressions=[
+            exp.Add(
+                this=exp.Sub(this=_ref("q", "_row"), expression=_ref("f", "_start")),
+                expression=exp.Literal.number(1),
+            )
+        ],
     )
-    files = (
-        rows.column("_file").to_numpy(zero_copy_only=False)
-        if rows.num_rows
-        else np.array([], dtype=np.int64)
+    query = (
+        exp.select(_ref("q", "_row"), _ref("q", "_file"), ordinal.as_("_ord"))
+        .distinct()
+        .from_(_table(failures, "q"))
+        .join(tables.files(), on=exp.EQ(this=_ref("q", "_file"), expression=_ref("f", "_file")))
     )
-    recs = (
-        rows.column("_rec").to_numpy(zero_copy_only=False)
-        if rows.num_rows
-        else np.array([], dtype=np.int64)
-    )
-    out_files, out_recs, out_lines = [], [], []
+    rows = engine.fetch_rows(query)
+    refused = np.array([r[0] for r in rows], dtype=np.int64)
+    files = np.array([r[1] for r in rows], dtype=np.int64)
+    ordinals = np.array([r[2] for r in rows], dtype=np.int64)
+    lines = np.zeros(refused.size, dtype=np.int64)
     rejects: list[tuple[int, StructuralReject]] = []
     for index, source in enumerate(opened):
-        mine = recs[files == index].astype(np.int64)
-        found, lines = reader.locate(source, mine)
+        mine = files == index
+        found, mine_lines = reader.locate(source, ordinals[mine])
         rejects.extend((index, r) for r in found)
-        out_files.append(np.full(mine.size, index, dtype=np.int64))
-        out_recs.append(mine)
-        out_lines.append(lines.astype(np.int64))
-    located = pa.table(
-        {
-            "_file": np.concatenate(out_files) if out_files else np.array([], dtype=np.int64),
-            "_rec": np.concatenate(out_recs) if out_recs else np.array([], dtype=np.int64),
-            "line": np.concatenate(out_lines) if out_lines else np.array([], dtype=np.int64),
-        }
-    )
-    return located, rejects
+        lines[mine] = mine_lines
+    return pa.table({"_row": refused, "line": lines}), rejects
 
 
 def failure_reasons(
@@ -180,30 +167,30 @@ def write_quarantine(
         exp.select(
             run,
             target,
-            exp.column("_source", table="f", quoted=True),
-            exp.column("line", table="n", quoted=True),
-            exp.column("column_name", table="q", quoted=True),
-            exp.column("reason", table="q", quoted=True),
-            exp.column(RAW, table="q", quoted=True),
+            _ref("f", "_source"),
+            _ref("n", "line"),
+            _ref("q", "column_name"),
+            _ref("q", "reason"),
+            _ref("q", RAW),
             when,
         )
         .from_(_table(failures, "q"))
-        .join(_table(located, "n"), using=["_file", "_rec"])
-        .join(_table(tables.files, "f"), using=["_file"])
+        .join(_table(located, "n"), on=exp.EQ(this=_ref("q", "_row"), expression=_ref("n", "_row")))
+        .join(tables.files(), on=exp.EQ(this=_ref("q", "_file"), expression=_ref("f", "_file")))
     )
     from_rejects = (
         exp.select(
             run.copy(),
             target.copy(),
-            exp.column("_source", table="f", quoted=True),
-            exp.column("line", table="r", quoted=True),
+            _ref("f", "_source"),
+            _ref("r", "line"),
             exp.Literal.string(""),
-            exp.column("reason", table="r", quoted=True),
-            exp.column("raw", table="r", quoted=True),
+            _ref("r", "reason"),
+            _ref("r", "raw"),
             when.copy(),
         )
         .from_(_table(rejects, "r"))
-        .join(_table(tables.files, "f"), using=["_file"])
+        .join(tables.files(), on=exp.EQ(this=_ref("r", "_file"), expression=_ref("f", "_file")))
     )
     target_schema = exp.Schema(
         this=_table(QUARANTINE.name),

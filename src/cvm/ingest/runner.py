@@ -22,7 +22,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import sqlglot.expressions as exp
 
 from cvm.core.contracts import TableContract, contract
@@ -127,7 +126,9 @@ def ingest_sources(
     token = run_id.rsplit("-", 1)[1]
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     tables = load.RunTables(
-        stage=f"__cvm_stage_{token}", late=f"__cvm_late_{token}", files=f"__cvm_files_{token}"
+        stage=f"__cvm_stage_{token}",
+        late=f"__cvm_late_{token}",
+        labels=[s.label for s in sources],
     )
     failures, located, rejects = (f"__cvm_{k}_{token}" for k in ("failures", "lines", "rejects"))
     reader = source_reader(engine)
@@ -150,15 +151,7 @@ def ingest_sources(
                     currency=currency,
                 )
             )
-        files = pa.table(
-            {
-                "_file": pa.array(range(len(sources)), pa.int64()),
-                "_source": [s.label for s in sources],
-            }
-        )
-        engine.register_arrow(tables.files, files)
-        registered.append(tables.files)
-        stage_sources(engine, reader, opened, plans, tables.stage, progress)
+        tables.starts = stage_sources(engine, reader, opened, plans, tables.stage, progress)
         merged = union_plan(plans)
         if progress:
             progress("checking keys and customers", 0, 1)
@@ -166,7 +159,7 @@ def ingest_sources(
         load.find_duplicates(engine, merged, tables)
         load.quarantine_unknown_customers(engine, merged, tables)
         quarantine.collect_failures(engine, plans, tables, failures)
-        lines, found = quarantine.locate_failures(engine, reader, opened, failures)
+        lines, found = quarantine.locate_failures(engine, reader, opened, tables, failures)
         engine.register_arrow(located, lines)
         engine.register_arrow(rejects, quarantine.rejects_table(found))
         registered += [located, rejects]
@@ -179,8 +172,11 @@ def ingest_sources(
             progress("writing", 0, 1)
         engine.execute(exp.Transaction())
         try:
-            created = load.create_customer_stubs(engine, merged, tables, run_id, loaded_at)
-            inserted, updated = load.merge(engine, merged, tables, run_id, loaded_at)
+            any_late = counts["late"] > 0
+            created = load.create_customer_stubs(
+                engine, merged, tables, run_id, loaded_at, any_late
+            )
+            inserted, updated = load.merge(engine, merged, tables, run_id, loaded_at, any_late)
             quarantine.write_quarantine(
                 engine,
                 run_id=run_id,
@@ -229,10 +225,7 @@ def _counts(engine: Engine, tables: load.RunTables) -> dict[str, int]:
     stage = exp.to_table(tables.stage, quoted=True)
     bad = exp.select(exp.Count(this=exp.Star())).from_(stage).where(exp.column("_bad", quoted=True))
     late = exp.select(exp.Count(this=exp.Star())).from_(
-        exp.select("_file", "_rec")
-        .from_(exp.to_table(tables.late, quoted=True))
-        .distinct()
-        .subquery("d")
+        exp.select("_row").from_(exp.to_table(tables.late, quoted=True)).distinct().subquery("d")
     )
     return {
         "parsed": int(str(engine.fetch_scalar(count_rows(tables.stage)))),

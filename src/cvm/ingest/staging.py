@@ -13,11 +13,19 @@ from dataclasses import replace
 
 import sqlglot.expressions as exp
 
-from cvm.engine.base import Engine
+from cvm.engine.base import Engine, count_rows
 from cvm.engine.sources import OpenedSource, SourceReader
 from cvm.ingest.load import create_temp
 from cvm.ingest.plan import ColumnPlan, IngestPlan
-from cvm.ingest.validate import BAD, MALFORMED, RAW, col, p_name, stage_select
+from cvm.ingest.validate import (
+    BAD,
+    CONTENT,
+    MALFORMED,
+    RAW,
+    derived_key_update,
+    p_name,
+    stage_select,
+)
 
 MEGABYTE = 1024 * 1024
 
@@ -43,6 +51,8 @@ def _stage_schema(plans: list[IngestPlan]) -> list[tuple[str, str]]:
     columns += [(c.name, c.column.sql_type) for c in merged.columns]
     if merged.compute_is_return:
         columns.append(("is_return", "BOOLEAN"))
+    if merged.derived is not None:
+        columns.append((CONTENT, "VARCHAR"))
     columns += [(MALFORMED, "VARCHAR"), (BAD, "BOOLEAN")]
     kept = {
         p_name(c.name) for p in plans for c in p.columns if c.column.type != "text" and not c.derive
@@ -59,8 +69,9 @@ def stage_sources(
     plans: list[IngestPlan],
     stage: str,
     progress: Callable[[str, float, float], None] | None,
-) -> None:
-    """Fill the stage table from every source, one scan each."""
+) -> list[int]:
+    """Fill the stage table from every source, one scan each; returns each source's first
+    stage rowid (rows of one source are contiguous and in file order)."""
     empty = exp.select(
         *[
             exp.cast(exp.Null(), sql_type).as_(name, quoted=True)
@@ -71,8 +82,13 @@ def stage_sources(
     sizes = [(o.size_bytes or 0) / MEGABYTE for o in opened]
     total = sum(sizes)
     done = 0.0
+    starts: list[int] = []
+    rows = 0
     for index, (source, plan) in enumerate(zip(opened, plans, strict=True)):
-        select = stage_select(plan, source.view, index, source.raw, source.malformed, col)
+        starts.append(rows)
+        select = stage_select(
+            plan, source.view, index, source.raw, source.malformed, source.numbered
+        )
         target = exp.Schema(
             this=exp.to_table(stage, quoted=True),
             expressions=[exp.to_identifier(n, quoted=True) for n in select.named_selects],
@@ -92,3 +108,8 @@ def stage_sources(
 
         reader.scan(source, exp.Insert(this=target, expression=select), report)
         done += sizes[index]
+        rows = int(str(engine.fetch_scalar(count_rows(stage))))
+    update = derived_key_update(stage, union_plan(plans))
+    if update is not None:
+        engine.execute(update)
+    return starts

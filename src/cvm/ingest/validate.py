@@ -16,7 +16,6 @@ Checks, in this order, one quarantine entry per failing check:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlglot.expressions as exp
@@ -136,19 +135,38 @@ def content_hash(plan: IngestPlan) -> exp.Expression:
     return exp.MD5(this=exp.ConcatWs(expressions=parts))
 
 
-def derived_key(order: list[exp.Expression]) -> exp.Expression:
-    """`<16 hex digits of the content hash>-<occurrence>`: identical rows stay distinct rows,
-    and the same file always yields the same ids (so re-ingesting it adds nothing)."""
+def derived_key_update(stage: str, plan: IngestPlan) -> exp.Update | None:
+    """Fill the derived key after staging: `<16 hex digits of the content hash>-<occurrence>`,
+    the occurrence counted within the file in file order (the stage's rowid). Identical rows
+    stay distinct rows, and the same file always yields the same ids, so re-ingesting it adds
+    nothing. (A window in the staging scan would force it onto one thread.)"""
+    derived = plan.derived
+    if derived is None:
+        return None
     digest = exp.Substring(
         this=col(CONTENT), start=exp.Literal.number(1), length=exp.Literal.number(16)
     )
     occurrence = exp.Window(
         this=exp.RowNumber(),
-        partition_by=[col(CONTENT)],
-        order=exp.Order(expressions=[exp.Ordered(this=o) for o in order]),
+        partition_by=[col("_file"), col(CONTENT)],
+        order=exp.Order(expressions=[exp.Ordered(this=exp.column("rowid"))]),
     )
-    return exp.DPipe(
+    key = exp.DPipe(
         this=exp.DPipe(this=digest, expression=lit("-")), expression=exp.cast(occurrence, "VARCHAR")
+    )
+    ids = exp.select(exp.column("rowid").as_("_row"), key.as_("_id")).from_(
+        exp.to_table(stage, quoted=True)
+    )
+    return exp.Update(
+        this=exp.to_table(stage, quoted=True),
+        expressions=[exp.EQ(this=col(derived.name), expression=exp.column("_id", table="d"))],
+        from_=exp.From(this=ids.subquery("d")),
+        where=exp.Where(
+            this=exp.EQ(
+                this=exp.column("rowid", table=stage, quoted=False),
+                expression=exp.column("_row", table="d"),
+            )
+        ),
     )
 
 
@@ -158,61 +176,74 @@ def stage_select(
     file_index: int,
     raw: exp.Expression,
     malformed: exp.Expression,
-    source_column: Callable[[str], exp.Expression],
+    numbered: bool,
 ) -> exp.Select:
-    """The staging SELECT for one opened source: parse, type, check, keep what the quarantine
-    needs for bad rows only. Built in layers (DuckDB merges them into one projection)."""
-    rec = col("_rec")
+    """The staging SELECT for one opened source: parse, type, check, and keep what the
+    quarantine needs for bad rows only. Built in layers that DuckDB merges into projections;
+    the source columns the raw row needs are only passed through, so the raw text is built
+    for bad rows alone, and nothing in it is order-dependent, so the scan runs in parallel."""
+    rec: exp.Expression = col("_rec") if numbered else exp.cast(exp.Null(), "BIGINT")
     cleaned = [
-        prepared(cp, source_column(cp.source) if cp.source else None, plan.null_values).as_(
+        prepared(cp, col(cp.source) if cp.source else None, plan.null_values).as_(
             p_name(cp.name), quoted=True
         )
         for cp in plan.columns
         if not cp.derive
     ]
-    raw_text, reason = exp.cast(raw, "VARCHAR"), exp.cast(malformed, "VARCHAR")
-    layer1 = exp.select(rec, *cleaned, raw_text.as_(RAW), reason.as_(MALFORMED)).from_(
-        exp.to_table(view, quoted=True)
+    # Source columns referenced by the raw-row expression travel as _src_N to the last layer.
+    names = sorted({c.name for c in raw.find_all(exp.Column)})
+    alias = {name: f"_src_{i}" for i, name in enumerate(names)}
+    passed = [col(alias[n]) for n in names]
+    raw_late = raw.copy().transform(
+        lambda node: (
+            col(alias[node.name]) if isinstance(node, exp.Column) and node.name in alias else node
+        )
     )
+    layer1 = exp.select(
+        rec.as_("_rec"),
+        *cleaned,
+        *[col(n).as_(alias[n], quoted=True) for n in names],
+        exp.cast(malformed, "VARCHAR").as_(MALFORMED),
+    ).from_(exp.to_table(view, quoted=True))
     typed_values = [
         typed(cp, col(p_name(cp.name))).as_(cp.name, quoted=True)
         for cp in plan.columns
         if not cp.derive
     ]
     kept = [col(p_name(cp.name)) for cp in plan.columns if _stores_prepared(cp)]
-    layer2 = exp.select(rec, *kept, *typed_values, col(RAW), col(MALFORMED)).from_(
+    layer2 = exp.select(col("_rec"), *kept, *typed_values, *passed, col(MALFORMED)).from_(
         layer1.subquery("parsed")
     )
-    derived = plan.derived
     values: list[exp.Expr] = [col(cp.name) for cp in plan.columns if not cp.derive]
+    derived = plan.derived
     if derived is not None:
-        with_hash = exp.select(
-            rec, *kept, *values, col(RAW), col(MALFORMED), content_hash(plan).as_(CONTENT)
-        )
-        layer2 = with_hash.from_(layer2.subquery("typed"))
-        values.append(derived_key([rec.copy()]).as_(derived.name, quoted=True))
+        values += [exp.cast(exp.Null(), "VARCHAR").as_(derived.name, quoted=True)]
+        values += [content_hash(plan).as_(CONTENT)]
     failing = [c.safe for c in checks(plan)]
-    bad = (
-        exp.Or(this=_not_null(col(MALFORMED)), expression=_any(failing))
-        if failing
-        else _not_null(col(MALFORMED))
-    )
+    bad = _any([_not_null(col(MALFORMED)), *failing])
     returns = _is_return(plan)
     extra = [returns.as_("is_return", quoted=True)] if returns is not None else []
-    layer3 = exp.select(rec, *values, *extra, *kept, col(RAW), col(MALFORMED), bad.as_(BAD)).from_(
-        layer2.subquery("checked")
-    )
-    only_bad = [
-        exp.Case().when(col(BAD), k.copy()).as_(k.name, quoted=True) for k in [*kept, col(RAW)]
-    ]
-    names = [cp.name for cp in plan.columns] + (["is_return"] if extra else [])
+    layer3 = exp.select(
+        col("_rec"),
+        *values,
+        *extra,
+        *kept,
+        *[p.copy() for p in passed],
+        col(MALFORMED),
+        bad.as_(BAD),
+    ).from_(layer2.subquery("checked"))
+    only_bad = [exp.Case().when(col(BAD), k.copy()).as_(k.name, quoted=True) for k in kept]
+    raw_text = exp.Case().when(col(BAD), exp.cast(raw_late, "VARCHAR")).as_(RAW)
+    out = [cp.name for cp in plan.columns] + (["is_return"] if extra else [])
+    out += [CONTENT] if derived is not None else []
     return exp.select(
         exp.Literal.number(file_index).as_("_file"),
-        rec.copy(),
-        *[col(n) for n in names],
+        col("_rec"),
+        *[col(n) for n in out],
         col(MALFORMED),
         col(BAD),
         *only_bad,
+        raw_text,
     ).from_(layer3.subquery("staged"))
 
 
