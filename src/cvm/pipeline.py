@@ -49,6 +49,31 @@ def value_stage(ws: Workspace, as_of: dt.date | None, step: Step) -> dict[str, A
     }
 
 
+def segments_stage(ws: Workspace, as_of: dt.date | None, step: Step) -> dict[str, Any]:
+    from cvm.segments.builtin import install_builtin_segments
+    from cvm.segments.membership import refresh_memberships
+    from cvm.segments.store import open_store
+    from cvm.value.summaries import last_transaction_date
+
+    store = open_store(ws)
+    step("built-in segments")
+    installed = install_builtin_segments(
+        ws.engine, store=store, value_tiers=ws.settings.value.value_tiers
+    )
+    day = as_of or last_transaction_date(ws.engine) or dt.date.today()
+    step("refreshing memberships")
+    report = refresh_memberships(
+        ws.engine, as_of=dt.datetime.combine(day, dt.time(23, 59, 59)), store=store
+    )
+    return {
+        "segments": len(report.segments),
+        "installed_builtin": len(installed),
+        "members": sum(s.members for s in report.segments),
+        "entered": sum(s.entered for s in report.segments),
+        "exited": sum(s.exited for s in report.segments),
+    }
+
+
 def report_stage(ws: Workspace, as_of: dt.date | None, step: Step) -> dict[str, Any]:
     from cvm.report.builder import build_report
 
@@ -61,6 +86,7 @@ StageFn = Callable[[Workspace, dt.date | None, Step], dict[str, Any]]
 # The loop in order; stages are appended here as they come into being.
 STAGES: list[tuple[str, StageFn]] = [
     ("value", value_stage),
+    ("segments", segments_stage),
     ("report", report_stage),
 ]
 
