@@ -102,21 +102,21 @@ def col(name: str) -> exp.Column:
 
 def member_predicate(agg: Aggregate, ctx: CompileContext) -> exp.Expr:
     """``c.customer_id [NOT] IN (SELECT customer_id … GROUP BY customer_id HAVING …)``."""
-    customer = col("customer_id")
     having = two_valued(agg.test(agg.value))
     if agg.empty_passes:
-        having = exp.not_(having)
-    where = [exp.not_(exp.Is(this=customer, expression=exp.null())), *agg.filters]
-    where += ctx.restriction(customer)
+        having = exp.not_(having, copy=False)
+    known = exp.not_(exp.Is(this=col("customer_id"), expression=exp.null()), copy=False)
+    where = [known, *agg.filters, *ctx.restriction(col("customer_id"))]
+    # Fresh nodes everywhere, so the builders may skip their defensive copies (copy=False).
     sub = (
-        exp.select(customer)
-        .from_(exp.to_table(ctx.table(agg.table)))
-        .where(exp.and_(*where))
-        .group_by(customer)
-        .having(having)
+        exp.select(col("customer_id"), copy=False)
+        .from_(exp.to_table(ctx.table(agg.table)), copy=False)
+        .where(exp.and_(*where, copy=False), copy=False)
+        .group_by(col("customer_id"), copy=False)
+        .having(having, copy=False)
     )
-    inside = exp.column("customer_id", table=C360_ALIAS).isin(query=sub)
-    return exp.not_(inside) if agg.empty_passes else inside
+    inside = exp.column("customer_id", table=C360_ALIAS).isin(query=sub, copy=False)
+    return exp.not_(inside, copy=False) if agg.empty_passes else inside
 
 
 def count_test(op: str, target: float | int | list[float | int]) -> Callable[[exp.Expr], exp.Expr]:

@@ -103,10 +103,10 @@ def compile_condition(
             return compile_condition(ctx.referenced(node.name), inner, catalog)
         case AllOf():
             parts = [exp.paren(compile_condition(c, ctx, catalog)) for c in node.conditions]
-            return exp.and_(*parts) if parts else exp.true()
+            return exp.and_(*parts, copy=False) if parts else exp.true()
         case AnyOf():
             parts = [exp.paren(compile_condition(c, ctx, catalog)) for c in node.conditions]
-            return exp.or_(*parts) if parts else exp.false()
+            return exp.or_(*parts, copy=False) if parts else exp.false()
         case Not():
             return negate(compile_condition(node.condition, ctx, catalog))
         case _:
@@ -179,7 +179,7 @@ def compile_segment(
     return (
         exp.select(customer_column("customer_id"))
         .from_(exp.to_table(CUSTOMER_360_VIEW).as_(C360_ALIAS))
-        .where(exp.and_(*where))
+        .where(exp.and_(*where, copy=False), copy=False)
     )
 
 

@@ -124,7 +124,7 @@ def _reconcile(
     ]
     new: exp.Expr = pairs[0]
     for pair in pairs[1:]:
-        new = exp.union(new, pair, distinct=False)
+        new = exp.Union(this=new, expression=pair, distinct=False)  # no copies: O(n), not O(n²)
     current = (
         exp.select("segment", "customer_id")
         .from_(SEGMENT_MEMBERSHIP.name)

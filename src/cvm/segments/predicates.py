@@ -20,16 +20,15 @@ from cvm.segments.fields import TEMPORAL
 EARTH_RADIUS_KM = 6371.0088
 """Mean Earth radius (IUGG, Moritz 2000, "Geodetic Reference System 1980")."""
 
-FALSE = exp.false()
-
 
 def two_valued(predicate: exp.Expr) -> exp.Expr:
     """NULL (unknown) counts as false, so every node is a plain yes/no per customer."""
-    return exp.func("COALESCE", exp.paren(predicate, copy=False), FALSE)
+    # Trees are built fresh and never shared, so builders need not copy (copy=False).
+    return exp.func("COALESCE", exp.paren(predicate, copy=False), exp.false())
 
 
 def negate(predicate: exp.Expr) -> exp.Expr:
-    return exp.not_(exp.paren(predicate, copy=False))
+    return exp.not_(exp.paren(predicate, copy=False), copy=False)
 
 
 def timestamp_literal(moment: dt.datetime) -> exp.Expr:
@@ -103,10 +102,12 @@ def compare(
             moment = exp.cast(operand, "TIMESTAMP")
             if op == "older_than_days":
                 return two_valued(moment <= cutoff)
-            return two_valued(exp.and_(moment > cutoff, moment <= timestamp_literal(as_of)))
+            return two_valued(
+                exp.and_(moment > cutoff, moment <= timestamp_literal(as_of), copy=False)
+            )
         case "in":
             assert isinstance(value, list)
-            return two_valued(operand.isin(*(scalar_literal(v, typ) for v in value)))
+            return two_valued(operand.isin(*(scalar_literal(v, typ) for v in value), copy=False))
         case "between":
             assert isinstance(value, list) and len(value) == 2
             low, high = (scalar_literal(v, typ) for v in value)
@@ -139,7 +140,8 @@ def _is_set(operand: exp.Expr, typ: LogicalType) -> exp.Expr:
     present: exp.Expr = exp.not_(exp.Is(this=operand, expression=exp.null()))
     if typ == "text":
         # An empty string is no more "set" than NULL for a marketer (e.g. an empty e-mail).
-        present = exp.and_(present, exp.NEQ(this=operand, expression=exp.Literal.string("")))
+        empty = exp.NEQ(this=operand.copy(), expression=exp.Literal.string(""))
+        present = exp.and_(present, empty, copy=False)
     return two_valued(present)
 
 
@@ -160,7 +162,7 @@ def window_predicate(moment: exp.Expr, window: Window | None, as_of: dt.datetime
         if window.to is not None:
             end_exclusive = midnight(window.to + dt.timedelta(days=1))
             parts.append(moment < timestamp_literal(end_exclusive))
-    return exp.and_(*parts)
+    return exp.and_(*parts, copy=False)
 
 
 def cutoff_predicate(
