@@ -36,12 +36,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _event(rng: random.Random) -> dict[str, Any]:
-    user = f"user-{rng.randrange(50_000)}"
+    # A realistic shape: each device belongs to one person; 30% of events are anonymous.
+    device = rng.randrange(80_000)
+    user = f"user-{device % 50_000}"
     return {
         "type": "track",
         "event": rng.choice(["Product Viewed", "Product Added", "Order Completed", "Page Scrolled"]),
         "userId": user if rng.random() < 0.7 else None,
-        "anonymousId": f"anon-{rng.randrange(80_000)}",
+        "anonymousId": f"anon-{device}",
         "messageId": str(uuid.uuid4()),
         "timestamp": "2024-05-01T12:00:00.000Z",
         "properties": {"product_id": f"p{rng.randrange(5000)}", "price": round(rng.random() * 100, 2),
@@ -150,8 +152,10 @@ def _run_load(url: str, key: str, args: argparse.Namespace, mode: str) -> dict[s
            "--concurrency", str(args.concurrency), "--duration", str(args.duration),
            "--rate", str(args.rate), "--batch", str(args.batch),
            "--max-requests", str(args.max_requests), "--seed", str(args.seed)]  # fmt: skip
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"load generator failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def _free_port() -> int:

@@ -91,6 +91,10 @@ class Services:
         return self.workspace.settings.consent.policy
 
     def start(self, run_loader: bool = True) -> None:
+        # Arrow's datetime conversion imports pandas on first use (seconds): pay it now,
+        # not inside the first request's or the first flush's time.
+        import pandas  # noqa: F401
+
         self.committer.start()
         if run_loader:
             self._thread = threading.Thread(target=self._loop, name="loader", daemon=True)

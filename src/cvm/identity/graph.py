@@ -26,9 +26,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from cvm.identity.identifiers import ANONYMOUS_ID, USER_ID, Identifier
+
+LAST_SEEN_GRANULARITY = timedelta(hours=1)
 
 
 def generated_customer_id(key: Identifier) -> str:
@@ -209,7 +211,8 @@ class IdentityGraph:
         self.changes.dirty_customers.add(cid)
 
     def _touch(self, node: Node, at: datetime) -> None:
-        if at > node.last_seen:
+        # Hour granularity: a busy identifier is not rewritten on every event.
+        if at > node.last_seen + LAST_SEEN_GRANULARITY:
             node.last_seen = at
             self.changes.dirty_nodes.add(node.id)
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, tuple_, update
+from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, update
 
 from cvm.state.tables import (
     identities,
@@ -40,12 +40,18 @@ class IdentityStore:
         return int(values[0]) + 1, int(values[1]) + 1, int(values[2]) + 1
 
     def nodes_for(self, conn: Connection, keys: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+        # `kind = ? AND value IN (...)` walks the (kind, value) unique index; a row-value
+        # `(kind, value) IN (...)` makes SQLite scan the table.
+        by_kind: dict[str, list[str]] = {}
+        for kind, value in keys:
+            by_kind.setdefault(kind, []).append(value)
         rows: list[dict[str, Any]] = []
-        for chunk in _chunks(list(keys)):
-            query = select(identities).where(
-                tuple_(identities.c.kind, identities.c.value).in_(list(chunk))
-            )
-            rows.extend(dict(r._mapping) for r in conn.execute(query))
+        for kind, values in by_kind.items():
+            for chunk in _chunks(sorted(set(values))):
+                query = select(identities).where(
+                    identities.c.kind == kind, identities.c.value.in_(list(chunk))
+                )
+                rows.extend(dict(r._mapping) for r in conn.execute(query))
         return rows
 
     def nodes_of_customers(
