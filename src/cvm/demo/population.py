@@ -182,7 +182,8 @@ def draw_population(
     pref[acquisition == ACQUISITION_CHANNELS.index("social"), 2] *= 1.5
     # Frequent buyers lean to the app (and the app makes buying easy): a mild tilt.
     pref[:, 2] *= 0.6 + 0.8 * quantile
-    channel_pref = _dirichlet_rows(rng, 1.5 * pref / pref.sum(axis=1, keepdims=True) * 3.0)
+    # Total concentration 4.5: every customer has a clear lean, few use one channel only.
+    channel_pref = _dirichlet_rows(rng, 4.5 * pref / pref.sum(axis=1, keepdims=True))
 
     female_w = np.array([c.female for c in CATEGORIES])
     male_w = np.array([c.male for c in CATEGORIES])
