@@ -117,8 +117,14 @@ class BetaGeoModel(ClvModel):
         if order == 1:
             return ll, grad, None
         p = ww4 * (1.0 - w4)  # w * w3 * w4
+        # sum p (g3 - g4)(g3 - g4)^T; the a-component of g3 - g4 is the constant -1/a.
         dg = (dg_r, dg_alpha, np.full_like(x, -1.0 / a), 1.0 / bx1)
-        h = np.array([[dot(p, dg[i] * dg[j]) for j in range(4)] for i in range(4)])
+        h = np.zeros((4, 4))
+        for i, j in ((0, 0), (0, 1), (1, 1), (0, 3), (1, 3), (3, 3)):
+            h[i, j] = h[j, i] = float(np.einsum("i,i,i->", p, dg[i], dg[j]))
+        p_sums = (dot(p, dg_r), dot(p, dg_alpha), -float(p.sum()) / a, dot(p, dg[3]))
+        for j in range(4):
+            h[2, j] = h[j, 2] = -p_sums[j] / a
         tri_ab, tri_abx = polygamma(1, a + b), polygamma(1, a + b + ux + k)
         h += symmetric(
             4,

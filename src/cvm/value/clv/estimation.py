@@ -101,31 +101,40 @@ class Problem:
             return np.inf, np.zeros_like(phi)  # outside the box: the optimiser must step back
         if self.analytic_order < 1:
             return self.fun(phi), self._numerical_gradient(phi)
+        cached = getattr(self, "_cached_value", None)
+        if cached is not None and cached[0] == phi.tobytes():
+            return cached[1], cached[2].copy()
         self.evaluations += 1
         theta = np.exp(phi)
+        # With an analytic Hessian, compute it along with the gradient (it shares most of the
+        # work) and keep it: Newton-type optimisers ask for it at the same point next.
+        order = 2 if self.analytic_order >= 2 else 1
         with np.errstate(all="ignore"):
-            ll, grad, _ = self.terms(theta, self.columns, self.weights, 1)
+            ll, grad, hess = self.terms(theta, self.columns, self.weights, order)
         assert grad is not None
         value = -ll / self.total_weight + self.penalizer * float(np.sum(theta**2))
         g = -(theta * grad) / self.total_weight + 2.0 * self.penalizer * theta**2
+        if hess is not None:
+            # Chain rule for theta = exp(phi): D H D + diag(theta * grad).
+            h = -(theta[:, None] * hess * theta[None, :] + np.diag(theta * grad))
+            self._cached_hessian = (
+                phi.tobytes(),
+                h / self.total_weight + np.diag(4.0 * self.penalizer * theta**2),
+            )
         if not (np.isfinite(value) and np.all(np.isfinite(g))):
             return np.inf, np.zeros_like(phi)
+        self._cached_value = (phi.tobytes(), float(value), g.copy())
         return float(value), g
 
     def hess(self, phi: FloatArray) -> FloatArray:
         """Hessian of f in phi: analytic when the model has it, else finite differences."""
-        theta = np.exp(phi)
         if self.analytic_order >= 2:
-            self.evaluations += 1
-            with np.errstate(all="ignore"):
-                _, grad, hess = self.terms(theta, self.columns, self.weights, 2)
-            assert grad is not None and hess is not None
-            # Chain rule for theta = exp(phi): D H D + diag(theta * grad).
-            h = -(theta[:, None] * hess * theta[None, :] + np.diag(theta * grad))
-            h = h / self.total_weight + np.diag(4.0 * self.penalizer * theta**2)
-            if np.all(np.isfinite(h)):
-                return h
-            return self._hessian_from_gradient(phi)
+            cached = getattr(self, "_cached_hessian", None)
+            if cached is None or cached[0] != phi.tobytes():
+                self.fun_grad(phi)
+                cached = self._cached_hessian
+            h = cached[1]
+            return h if np.all(np.isfinite(h)) else self._hessian_from_gradient(phi)
         if self.analytic_order == 1:
             return self._hessian_from_gradient(phi)
         return self._hessian_from_values(phi)

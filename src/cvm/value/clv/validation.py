@@ -101,6 +101,34 @@ def frequency_recency_T(
     return {"frequency": x, "recency": t_x, "T": T}
 
 
+def _group_exact(kept: dict[str, FloatArray]) -> FloatArray:
+    """Group codes from one `pandas.factorize` per column, combined into one integer key."""
+    key = np.zeros(len(next(iter(kept.values()))), dtype=np.int64)
+    n_keys = 1
+    for values in kept.values():
+        codes, distinct = pd.factorize(values)
+        if n_keys * max(len(distinct), 1) >= 2**62:
+            # Re-number the combined key densely so the next product cannot overflow int64.
+            key, seen = pd.factorize(key)
+            key, n_keys = key.astype(np.int64), len(seen)
+        key = key * len(distinct) + codes
+        n_keys *= max(len(distinct), 1)
+    group, _ = pd.factorize(key)
+    return group
+
+
+def _group_hashed(kept: dict[str, FloatArray]) -> FloatArray:
+    """Group codes from a 64-bit mix of the rows' bit patterns: one hash table pass instead of
+    one per column. Two different rows could share a hash, so callers verify the grouping."""
+    mixed = np.zeros(len(next(iter(kept.values()))), dtype=np.uint64)
+    for values in kept.values():
+        bits = (values + 0.0).view(np.uint64)  # + 0.0 turns -0.0 into 0.0
+        mixed = (mixed ^ bits) * np.uint64(0x9E3779B97F4A7C15)
+        mixed ^= mixed >> np.uint64(31)
+    group, _ = pd.factorize(mixed.view(np.int64))
+    return group
+
+
 def aggregate(
     columns: Mapping[str, FloatArray], weights: FloatArray
 ) -> tuple[dict[str, FloatArray], FloatArray]:
@@ -109,26 +137,18 @@ def aggregate(
     The likelihood of the models here depends on a customer only through these columns, so a
     million customers cost what their distinct rows cost (Fader, Hardie & Lee 2005, section 4,
     fit the CDNOW data this way). Rows with zero weight are dropped because they carry no
-    likelihood. Codes are built with `pandas.factorize` (hashing, no sort) per column and
-    combined, which is several times faster than a multi-column groupby.
+    likelihood. Rows are grouped by a hash of their values, checked exactly afterwards (every
+    row must equal its group's representative), with a column-by-column grouping as fallback.
     """
     keep = weights > 0
-    names = list(columns)
-    kept = {name: np.asarray(columns[name], dtype=np.float64)[keep] for name in names}
-    key = np.zeros(int(keep.sum()), dtype=np.int64)
-    n_keys = 1
-    for name in names:
-        codes, values = pd.factorize(kept[name])
-        if n_keys * max(len(values), 1) >= 2**62:
-            # Re-number the combined key densely so the next product cannot overflow int64.
-            key, distinct = pd.factorize(key)
-            key, n_keys = key.astype(np.int64), len(distinct)
-        key = key * len(values) + codes
-        n_keys *= max(len(values), 1)
-    group, distinct_keys = pd.factorize(key)
-    n_groups = len(distinct_keys)
+    kept = {name: np.asarray(values, dtype=np.float64)[keep] for name, values in columns.items()}
+    group = _group_hashed(kept)
+    representative = np.empty(int(group.max(initial=-1)) + 1, dtype=np.int64)
     # Rows of a group are identical, so any of them can represent it.
-    representative = np.empty(n_groups, dtype=np.int64)
     representative[group] = np.arange(len(group))
-    counts = np.bincount(group, weights=weights[keep], minlength=n_groups)
-    return {name: kept[name][representative] for name in names}, counts
+    if not all(np.array_equal(values[representative][group], values) for values in kept.values()):
+        group = _group_exact(kept)  # a hash collision: astronomically rare, but never wrong
+        representative = np.empty(int(group.max(initial=-1)) + 1, dtype=np.int64)
+        representative[group] = np.arange(len(group))
+    counts = np.bincount(group, weights=weights[keep], minlength=len(representative))
+    return {name: values[representative] for name, values in kept.items()}, counts
