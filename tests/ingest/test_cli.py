@@ -103,7 +103,7 @@ def test_json_summary_reconciles(
     code, out, _ = run_cli(
         ["quarantine", "list", "--json", "-w", str(workspace.root)], monkeypatch, capsys
     )
-    assert [r["ingest_run"] for r in json.loads(out)] == [data["run_id"]]
+    assert [r["run"] for r in json.loads(out)] == [data["run_id"]]
     code, out, _ = run_cli(
         ["quarantine", "list", "--run", data["run_id"], "-w", str(workspace.root)],
         monkeypatch,

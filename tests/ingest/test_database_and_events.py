@@ -44,8 +44,8 @@ def test_postgres_query_streams_typed_values(workspace: Workspace, fresh_postgre
         url=fresh_postgres_db.replace("postgresql://", "postgresql+psycopg://"),
     )
     assert (result.read, result.accepted, result.quarantined, result.customers_created) == (
-        120_000,
-        119_999,
+        60_001,
+        60_000,
         1,
         7,
     )

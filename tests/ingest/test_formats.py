@@ -189,3 +189,16 @@ def test_customer_stub_is_completed_by_a_later_customers_file(
     result = ingest(workspace, "customers", _csv(tmp_path / "c.csv", ROWS[:1]))
     assert (result.inserted, result.updated) == (0, 1)
     assert _stored(workspace) == EXPECTED[:1]
+
+
+def test_mixed_line_ends(workspace: Workspace, tmp_path: Path) -> None:
+    """Concatenated exports mix CRLF and LF: line-mode formats read them; DuckDB's strict CSV
+    parser cannot, so a CSV fails with one sentence and changes nothing."""
+    text = tmp_path / "c.txt"
+    text.write_bytes(b"customer_id country\r\nC1 GB\r\nC2 DE\nC3 FR\r\n")
+    assert ingest(workspace, "customers", text).accepted == 3
+    mixed = tmp_path / "c.csv"
+    mixed.write_bytes(b"customer_id,country\r\nC4,GB\r\nC5,DE\nC6,FR\r\n")
+    with pytest.raises(UserInputError, match="mixed"):
+        ingest(workspace, "customers", mixed)
+    assert workspace.engine.fetch_scalar("SELECT count(*) FROM customers") == 3

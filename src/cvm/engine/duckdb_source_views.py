@@ -163,6 +163,9 @@ def lines_view(source: FileSource, names: list[str], leading: int, rejects: str)
             escape="",
             encoding=source.text.encoding,
             auto_detect=False,
+            # One column and no quoting: non-strict mode only lets a file mix \r\n and \n
+            # line ends (concatenated exports), which the strict parser refuses outright.
+            strict_mode=False,
             store_rejects=True,
             rejects_table=rejects,
             rejects_scan=f"{rejects}_scans",

@@ -181,7 +181,14 @@ class DuckDBSourceReader:
         try:
             self.engine.execute(statement)
         except (duckdb.IOException, duckdb.InvalidInputException) as err:
-            raise UserInputError(f"cannot read {opened.source.label}: {_first_line(err)}") from None
+            reason = _first_line(err)
+            if "invalid state" in reason:
+                # DuckDB's strict CSV parser stops (no reject) on mixed line ends.
+                reason = (
+                    "the CSV parser stopped (mixed \\r\\n and \\n line ends?); normalise the "
+                    "file's line ends (e.g. dos2unix) and run again"
+                )
+            raise UserInputError(f"cannot read {opened.source.label}: {reason}") from None
         finally:
             done.set()
             if poller is not None:

@@ -221,9 +221,17 @@ def list_quarantine(engine: Engine, run: str | None = None) -> list[dict[str, An
     """Without a run: one line per ingestion run that quarantined rows. With one: its reasons
     (reason, column, rows, first line)."""
     if run is None:
+        started = exp.func(
+            "strftime", exp.column("started_at"), exp.Literal.string("%Y-%m-%d %H:%M:%S")
+        )
         query = (
             exp.select(
-                "ingest_run", "table_name", "source", "started_at", "rows_read", "rows_quarantined"
+                exp.column("ingest_run").as_("run"),
+                exp.column("table_name").as_("table"),
+                exp.column("source"),
+                started.as_("started"),
+                exp.column("rows_read").as_("read"),
+                exp.column("rows_quarantined").as_("quarantined"),
             )
             .from_(_table(INGEST_RUNS.name))
             .where(exp.GT(this=exp.column("rows_quarantined"), expression=exp.Literal.number(0)))
