@@ -65,7 +65,9 @@ def test_expected_spend_shrinks_towards_the_population_mean(
 
 def test_analytic_derivatives_match_finite_differences(repeat: pd.DataFrame) -> None:
     model = GammaGammaModel()
-    columns = model._prepare({k: repeat[k].to_numpy(float) for k in ("frequency", "monetary_value")})
+    columns = model._prepare(
+        {k: repeat[k].to_numpy(float) for k in ("frequency", "monetary_value")}
+    )
     weights = np.ones(len(repeat))
     phi = np.log([5.0, 3.0, 12.0])
     analytic = Problem(model._terms, 2, columns, weights, 0.0)
@@ -79,3 +81,12 @@ def test_fit_refuses_customers_without_repeat_purchases(cdnow_spend: pd.DataFram
         GammaGammaModel().fit(cdnow_spend)
     with pytest.raises(UserInputError, match="'monetary_value'"):
         GammaGammaModel().fit(pd.DataFrame({"frequency": [1, 2], "monetary_value": [10.0, -1.0]}))
+
+
+def test_unbounded_mean_spend_is_infinite_not_negative() -> None:
+    heavy_tail = GammaGammaModel.from_params({"p": 1.3, "q": 0.34, "gamma": 1.15})
+    spend = heavy_tail.expected_spend(
+        pd.DataFrame({"frequency": [0, 1, 5], "monetary_value": [0.0, 20.0, 30.0]})
+    )
+    assert np.isinf(spend.iloc[0]) and np.isinf(heavy_tail.expected_spend_new_customer())
+    assert 0 < spend.iloc[2] < np.inf  # 5*1.3 + 0.34 > 1

@@ -8,7 +8,10 @@ pickle, and `from_json`/`load` rebuild a model that predicts identically.
 Fitting aggregates identical customers into weighted rows first (see `validation.aggregate`).
 For the continuous-time models time is rescaled internally so that max(T) = 1, as lifetimes
 does: it conditions the optimisation and makes the `penalizer` independent of the time unit
-(days or weeks give the same fit) and equal to lifetimes' `penalizer_coef`. Parameters are reported in the data's own time unit.
+(days or weeks give the same fit) and equal to lifetimes' `penalizer_coef`. Parameters are
+reported in the data's own time unit. With many distinct rows the optimiser starts from a fit
+on a random sample of them (seeded, so fits are reproducible), which leaves only a few
+iterations on the full data.
 """
 
 from __future__ import annotations
@@ -125,7 +128,14 @@ class ClvModel:
         )
 
     def fit(self, data: pd.DataFrame) -> Self:
-        """Estimate the parameters by maximum likelihood; returns `self`."""
+        """Estimate the parameters by maximum likelihood; returns `self`.
+
+        `data` holds the model's `input_columns` (one row per customer) and optionally
+        `weights`, the number of identical customers a row stands for; other columns are
+        ignored. Sets `params_`, `log_likelihood_` (unpenalised, in the data's units),
+        `standard_errors_`, `confidence_intervals_`, `covariance_`, `convergence_`,
+        `n_customers_` (sum of weights) and `n_rows_` (distinct rows fitted).
+        """
         self._check_settings()
         columns, weights = aggregate(
             self._validate(data), weights_column(data, type(self).__name__)

@@ -136,16 +136,21 @@ class GammaGammaModel(ClvModel):
             (q-1)/(px+q-1) * p gamma/(q-1) + px/(px+q-1) * m_x,
 
         a weighted average of the population mean and the customer's own mean, moving towards
-        the latter as x grows. Customers with x = 0 get the population mean. Needs q > 1.
+        the latter as x grows. Customers with x = 0 get the population mean. Infinite where
+        px + q <= 1 (the gamma mixing leaves the mean spend unbounded).
         """
         p, q, g = self._fitted()
         c = self._columns(data, fitting=False)
         x, m = c["frequency"], c["monetary_value"]
         px = p * x
-        values = (p * g + px * np.where(x > 0, m, 0.0)) / (px + q - 1.0)
-        return as_series(values, data, "expected_spend")
+        denominator = px + q - 1.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            values = (p * g + px * np.where(x > 0, m, 0.0)) / denominator
+        # E(1/nu | data) is infinite when px + q <= 1 (e.g. x = 0 and q <= 1): say so.
+        return as_series(np.where(denominator > 0, values, np.inf), data, "expected_spend")
 
     def expected_spend_new_customer(self) -> float:
-        """E(M) = p gamma/(q-1), the population mean spend per transaction, FH13 eq. (3)."""
+        """E(M) = p gamma/(q-1), the population mean spend per transaction, FH13 eq. (3);
+        infinite when q <= 1."""
         p, q, g = self._fitted()
-        return p * g / (q - 1.0)
+        return p * g / (q - 1.0) if q > 1 else float("inf")
