@@ -140,3 +140,16 @@ def test_telco_stratified_five_fold_roc_auc() -> None:
     assert report.brier < report.brier_reference
     assert report.top_decile_lift > 2.5
     assert report.ece < 0.05
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_passes_sklearn_estimator_checks() -> None:
+    """scikit-learn's own contract checks (binary-only, NaN and text allowed by its tags)."""
+    from sklearn.utils.estimator_checks import check_estimator
+
+    model = ChurnModel(n_estimators=10, calibration_folds=2, min_child_samples=2, n_jobs=1)
+    results = check_estimator(model, on_fail=None)
+    failed = [
+        (r["check_name"], str(r["exception"])[:200]) for r in results if r["status"] == "failed"
+    ]
+    assert failed == []

@@ -63,3 +63,12 @@ def test_json_round_trip_encodes_identically() -> None:
     encoder = TabularEncoder().fit(_frame())
     again = TabularEncoder.from_dict(json.loads(json.dumps(encoder.to_dict())))
     np.testing.assert_array_equal(again.transform(_frame()), encoder.transform(_frame()))
+
+
+def test_arrays_are_matched_by_position_and_infinities_refused() -> None:
+    encoder = TabularEncoder().fit(np.zeros((3, 2)))
+    assert encoder.feature_names == ["x0", "x1"]
+    with pytest.raises(TabularInputError, match="X has 3 features"):
+        encoder.transform(np.zeros((2, 3)))
+    with pytest.raises(TabularInputError, match="infinite"):
+        encoder.transform(np.array([[1.0, np.inf]]))

@@ -35,6 +35,7 @@ Fitted state saves as plain files (`save(dir)`): `booster.txt` (LightGBM text mo
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
@@ -44,8 +45,10 @@ import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import DataConversionWarning
 from sklearn.isotonic import IsotonicRegression
 from sklearn.model_selection import StratifiedKFold
+from sklearn.utils.multiclass import type_of_target
 
 from cvm.predict.tabular import (
     ModelNotFittedError,
@@ -100,6 +103,14 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
 
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False  # churn is binary: two classes, no more
+        tags.input_tags.allow_nan = True
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
+        return tags
+
     def _new_booster_model(self) -> lgb.LGBMClassifier:
         return lgb.LGBMClassifier(
             **lgbm_settings(
@@ -123,15 +134,30 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             raise TabularInputError(
                 f"calibration must be isotonic, sigmoid or none, got {self.calibration!r}"
             )
+        if y is None:
+            raise TabularInputError("ChurnModel requires y to be passed, but the target y is None")
         frame = as_frame(X)
         labels = np.asarray(y)
-        if len(labels) != len(frame):
-            raise TabularInputError(f"X has {len(frame)} rows but y has {len(labels)}")
+        if labels.ndim == 2 and labels.shape[1] == 1:
+            warnings.warn(
+                "A column-vector y was passed when a 1d array was expected; it is flattened",
+                DataConversionWarning,
+                stacklevel=2,
+            )
+            labels = labels.ravel()
+        if labels.ndim != 1 or len(labels) != len(frame):
+            raise TabularInputError(f"X has {len(frame)} rows but y has shape {labels.shape}")
         if pd.isna(labels).any():
             raise TabularInputError("y has missing labels")
+        if type_of_target(labels) == "continuous":
+            raise TabularInputError("Unknown label type: continuous; churn needs two classes")
         classes, y01 = np.unique(labels, return_inverse=True)
         if len(classes) != 2:
-            raise TabularInputError(f"churn needs exactly two classes in y, got {list(classes)}")
+            raise TabularInputError(
+                "Only binary classification is supported. Churn needs exactly two classes in y, "
+                f"got {len(classes)} class(es): "
+                f"{[c.item() if isinstance(c, np.generic) else c for c in classes][:10]}"
+            )
         self.classes_ = classes
         self.encoder_ = TabularEncoder(self.max_categories).fit(frame)
         self.feature_names_in_ = np.array(self.encoder_.feature_names, dtype=object)

@@ -32,6 +32,7 @@ from typing import Any, Literal
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 
 from cvm.core.errors import NotFittedError, UserInputError
@@ -51,10 +52,18 @@ def as_frame(X: Any) -> pd.DataFrame:
     """The input as a DataFrame; arrays get the column names x0, x1, ... (scikit-learn tools)."""
     if isinstance(X, pd.DataFrame):
         return X
+    if sparse.issparse(X):
+        raise TabularInputError("sparse input is not supported: pass a DataFrame or dense array")
     array = np.asarray(X)
     if array.ndim != 2:
-        raise TabularInputError(f"expected a 2-D table of features, got shape {array.shape}")
-    return pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
+        raise TabularInputError(
+            f"expected a 2-D table of features, got shape {array.shape}; Reshape your data"
+        )
+    if np.iscomplexobj(array):
+        raise TabularInputError("Complex data not supported as features")
+    frame = pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
+    frame.attrs["cvm_from_array"] = True
+    return frame
 
 
 def _is_text_like(series: pd.Series) -> bool:
@@ -102,7 +111,9 @@ class TabularEncoder:
         """Learn the kind of each column and, for categorical ones, the category list."""
         frame = as_frame(X)
         if frame.shape[1] == 0:
-            raise TabularInputError("the feature table has no columns")
+            raise TabularInputError(
+                f"0 feature(s) (shape={frame.shape}) while a minimum of 1 is required."
+            )
         if frame.columns.duplicated().any():
             dups = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
             raise TabularInputError(f"duplicate feature columns: {dups}")
@@ -147,6 +158,12 @@ class TabularEncoder:
         """Float matrix in the fitted column order; extra input columns are ignored."""
         specs = self._check_fitted()
         frame = as_frame(X)
+        if frame.attrs.get("cvm_from_array") and frame.shape[1] != len(specs):
+            # positional input: a different width means different columns, not extra ones
+            raise TabularInputError(
+                f"X has {frame.shape[1]} features, but estimator is expecting {len(specs)} "
+                "features as input"
+            )
         names = {str(c): c for c in frame.columns}
         missing = [spec.name for spec in specs if spec.name not in names]
         if missing:
@@ -154,6 +171,8 @@ class TabularEncoder:
         out = np.empty((len(frame), len(specs)), dtype=np.float64)
         for j, spec in enumerate(specs):
             out[:, j] = self._encode(spec, frame[names[spec.name]])
+            if np.isinf(out[:, j]).any():
+                raise TabularInputError(f"column {spec.name!r} holds infinite values")
         return out
 
     @staticmethod
