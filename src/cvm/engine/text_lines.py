@@ -133,7 +133,10 @@ def sample_json_keys(path: Path, *, encoding: str, skip_rows: int, sample_lines:
     except (OSError, EOFError) as err:
         raise UserInputError(f"cannot read {path}: {err}") from None
     if not keys:
-        raise UserInputError(f"{path} has no JSON object in its first {sample_lines} lines")
+        raise UserInputError(
+            f"{path} has no JSON object in its first {sample_lines} lines; cvm reads JSON Lines "
+            "(one object per line), so convert a JSON array first (e.g. jq -c '.[]')"
+        )
     return list(keys)
 
 

@@ -1,9 +1,10 @@
 """Validation: the checks of a contract, and the staging statement that applies them.
 
 One scan of each source fills a temporary *stage* table with one row per parsed row: `_file`
-(position of the source in the run), `_rec` (its ordinal), the typed canonical columns,
-`_bad` (any check failed) and, for bad rows only, the prepared text of typed columns (`_p_*`)
-and the raw row, so the reasons can be spelled out later without a second read of the file.
+(position of the source in the run), `_rec` (the reader's ordinal, when it numbers rows; else
+the row's position in the stage, its `rowid`, numbers it), the typed canonical columns, `_bad`
+(any check failed) and, for bad rows only, the prepared text of typed columns (`_p_*`) and the
+raw row, so the reasons can be spelled out later without a second read of the file.
 
 Checks, in this order, one quarantine entry per failing check:
 
