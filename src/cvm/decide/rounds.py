@@ -1,0 +1,358 @@
+"""Greedy rounds that add pairs without ever breaking a constraint, and the repair of
+minimum volumes; shared by both solvers of `cvm.decide.arbitration`.
+
+Each round every customer with a free slot proposes its best valid pair; proposals are taken
+in priority order while every coupling row still has room. Counting the rejected proposals of
+a round as if they had been taken over-states use, so the accepted set is always feasible; what
+it leaves unused is picked up by the next round.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from cvm.decide.arbitration import (
+    EPS,
+    Allocation,
+    BoolArray,
+    FloatArray,
+    IntArray,
+    Problem,
+    customer_starts,
+    segment_argmax,
+    segment_ids,
+    usage,
+    violations,
+)
+
+POLISH_MAX_PAIRS = 20_000
+POOL = 40
+
+
+@dataclass
+class _State:
+    """Remaining capacity while pairs are added."""
+
+    slots: IntArray
+    offer_left: FloatArray
+    channel_left: FloatArray
+    budget_left: float
+    group_left: IntArray | None
+    used_key: set[int]
+
+
+def _state(problem: Problem, chosen: BoolArray, offer_max: FloatArray | None = None) -> _State:
+    assert problem.customer_limit is not None and problem.channel_capacity is not None
+    assert problem.offer_max is not None
+    cap = problem.offer_max if offer_max is None else offer_max
+    slots = problem.customer_limit - np.bincount(
+        problem.customer[chosen], minlength=problem.n_customers
+    )
+    group_left = None
+    if problem.has_groups:
+        assert problem.group_member is not None and problem.group_remaining is not None
+        group_left = problem.group_remaining.astype(np.int64).copy()
+        member = problem.group_member[problem.offer[chosen], problem.channel[chosen]]
+        for g in range(member.shape[1]):
+            group_left[:, g] -= np.bincount(
+                problem.customer[chosen][member[:, g]], minlength=problem.n_customers
+            )
+    keys = problem.customer[chosen] * problem.n_offers + problem.offer[chosen]
+    return _State(
+        slots=slots,
+        offer_left=cap - np.bincount(problem.offer[chosen], minlength=problem.n_offers),
+        channel_left=problem.channel_capacity
+        - np.bincount(problem.channel[chosen], minlength=problem.n_channels),
+        budget_left=problem.budget - float(problem.cost[chosen].sum()),
+        group_left=group_left,
+        used_key={int(k) for k in keys} if problem.k > 1 else set(),
+    )
+
+
+def _valid(problem: Problem, st: _State, chosen: BoolArray, base: BoolArray) -> BoolArray:
+    ok = base & ~chosen & (st.slots[problem.customer] > 0)
+    ok &= st.offer_left[problem.offer] >= 1 - EPS
+    ok &= st.channel_left[problem.channel] >= 1 - EPS
+    ok &= problem.cost <= st.budget_left + EPS
+    if st.group_left is not None:
+        assert problem.group_member is not None
+        member = problem.group_member[problem.offer, problem.channel]
+        left = st.group_left[problem.customer]
+        ok &= ~(member & (left <= 0)).any(axis=1)
+    if st.used_key:
+        keys = problem.customer * problem.n_offers + problem.offer
+        ok &= ~np.isin(keys, np.fromiter(st.used_key, dtype=np.int64))
+    return ok
+
+
+def _accept(problem: Problem, st: _State, chosen: BoolArray, idx: IntArray) -> None:
+    chosen[idx] = True
+    st.slots -= np.bincount(problem.customer[idx], minlength=problem.n_customers)
+    st.offer_left -= np.bincount(problem.offer[idx], minlength=problem.n_offers)
+    st.channel_left -= np.bincount(problem.channel[idx], minlength=problem.n_channels)
+    st.budget_left -= float(problem.cost[idx].sum())
+    if st.group_left is not None:
+        assert problem.group_member is not None
+        member = problem.group_member[problem.offer[idx], problem.channel[idx]]
+        for g in range(member.shape[1]):
+            st.group_left[:, g] -= np.bincount(
+                problem.customer[idx][member[:, g]], minlength=problem.n_customers
+            )
+    if problem.k > 1:
+        st.used_key.update(
+            int(k) for k in problem.customer[idx] * problem.n_offers + problem.offer[idx]
+        )
+
+
+def _prefix_feasible(problem: Problem, st: _State, order: IntArray) -> BoolArray:
+    """Accept each proposal whose prefix (all earlier proposals counted, accepted or not) fits.
+
+    Counting rejected proposals too over-states use, so the accepted set is always feasible;
+    what it leaves unused is picked up by the next round.
+    """
+
+    def running(group: IntArray) -> IntArray:
+        # 0-based count of earlier proposals in the same group
+        ranks = np.empty(len(group), dtype=np.int64)
+        sort = np.argsort(group, kind="stable")
+        g = group[sort]
+        starts = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
+        counts = np.diff(np.r_[starts, len(g)])
+        ranks[sort] = np.arange(len(g)) - np.repeat(starts, counts)
+        return ranks
+
+    off = problem.offer[order]
+    chn = problem.channel[order]
+    ok = running(off) + 1 <= st.offer_left[off] + EPS
+    ok &= running(chn) + 1 <= st.channel_left[chn] + EPS
+    ok &= np.cumsum(problem.cost[order]) <= st.budget_left + EPS
+    return ok
+
+
+def assign_rounds(
+    problem: Problem,
+    priority: FloatArray,
+    chosen: BoolArray,
+    *,
+    offer_max: FloatArray | None = None,
+    max_rounds: int = 200,
+) -> BoolArray:
+    """Add pairs by descending ``priority`` (> 0, score > 0) while every constraint holds.
+
+    Each round every customer with a free slot proposes its best valid pair; proposals are
+    accepted in priority order while capacities allow. ``chosen`` is updated and returned.
+    """
+    if problem.n_pairs == 0:
+        return chosen
+    base = (priority > 0) & (problem.score > 0)
+    st = _state(problem, chosen, offer_max)
+    starts = customer_starts(problem.customer)
+    seg = segment_ids(starts, problem.n_pairs)
+    for _ in range(max_rounds):
+        valid = _valid(problem, st, chosen, base)
+        if not valid.any():
+            break
+        proposals = segment_argmax(np.where(valid, priority, -np.inf), starts, seg)
+        if len(proposals) == 0:
+            break
+        order = proposals[np.lexsort((proposals, -priority[proposals]))]
+        # One proposal per customer per round, so per-customer limits hold by `_valid`.
+        ok = _prefix_feasible(problem, st, order)
+        _accept(problem, st, chosen, order[ok])
+    return chosen
+
+
+def meet_minimums(problem: Problem, chosen: BoolArray) -> dict[str, int]:
+    """Raise offers below their minimum volume with their best remaining positive pairs,
+    then by swapping customers away from offers above their own minimum; returns shortfalls."""
+    assert problem.offer_min is not None and problem.offer_max is not None
+    counts = np.bincount(problem.offer[chosen], minlength=problem.n_offers)
+    shortfall: dict[str, int] = {}
+    for o in np.flatnonzero(counts < problem.offer_min):
+        target = problem.offer_max.copy()
+        target[o] = min(problem.offer_max[o], problem.offer_min[o])
+        only = np.where(problem.offer == o, problem.score, 0.0)
+        assign_rounds(problem, only, chosen, offer_max=target)
+        have = int((chosen & (problem.offer == o)).sum())
+        if have < problem.offer_min[o]:
+            have += _swap_into(problem, chosen, int(o), int(problem.offer_min[o]) - have)
+        if have < problem.offer_min[o]:
+            shortfall[problem.offer_names[o]] = int(problem.offer_min[o]) - have
+    return shortfall
+
+
+def _swap_into(problem: Problem, chosen: BoolArray, o: int, need: int) -> int:
+    """Move customers from other offers (still above their minimum) to offer ``o``."""
+    assert problem.offer_min is not None and problem.channel_capacity is not None
+    counts = np.bincount(problem.offer[chosen], minlength=problem.n_offers)
+    current = {int(problem.customer[i]): int(i) for i in np.flatnonzero(chosen)}
+    cands = np.flatnonzero(~chosen & (problem.offer == o) & (problem.score > 0))
+    cands = np.array([i for i in cands if int(problem.customer[i]) in current], dtype=np.int64)
+    if len(cands) == 0:
+        return 0
+    losses = np.array(
+        [problem.score[current[int(problem.customer[i])]] - problem.score[i] for i in cands]
+    )
+    ch_used = np.bincount(problem.channel[chosen], minlength=problem.n_channels).astype(float)
+    spent = float(problem.cost[chosen].sum())
+    moved = 0
+    for i in cands[np.lexsort((cands, losses))]:
+        if moved >= need:
+            break
+        old = current[int(problem.customer[i])]
+        p = int(problem.offer[old])
+        if p == o or counts[p] - 1 < problem.offer_min[p]:
+            continue
+        new_spent = spent - problem.cost[old] + problem.cost[i]
+        ch_after = ch_used.copy()
+        ch_after[problem.channel[old]] -= 1
+        ch_after[problem.channel[i]] += 1
+        if (
+            new_spent > problem.budget + EPS
+            or ch_after[problem.channel[i]] > problem.channel_capacity[problem.channel[i]] + EPS
+        ):
+            continue
+        trial = chosen.copy()
+        trial[old], trial[i] = False, True
+        if problem.has_groups and violations(problem, trial):
+            continue
+        chosen[old], chosen[i] = False, True
+        counts[p] -= 1
+        counts[o] += 1
+        ch_used, spent = ch_after, new_spent
+        moved += 1
+    return moved
+
+
+def finish(
+    problem: Problem,
+    chosen: BoolArray,
+    *,
+    solver: str,
+    started: float,
+    bound: float | None,
+    duals: dict[str, float],
+    notes: list[str],
+) -> Allocation:
+    """Meet minimum volumes, then fill what capacity is left by raw score, and summarise."""
+    shortfall = meet_minimums(problem, chosen)
+    assign_rounds(problem, problem.score, chosen)
+    if problem.n_pairs <= POLISH_MAX_PAIRS and not shortfall:
+        improve(problem, chosen)
+        assign_rounds(problem, problem.score, chosen)
+    return Allocation(
+        chosen=chosen,
+        objective=float(problem.score[chosen].sum()),
+        bound=bound,
+        solver=solver,
+        seconds=time.perf_counter() - started,
+        duals=duals,
+        usage=usage(problem, chosen),
+        min_shortfall=shortfall,
+        notes=notes,
+    )
+
+
+def improve(problem: Problem, chosen: BoolArray, max_candidates: int = 1_000) -> BoolArray:
+    """Local search for k = 1 on small instances: take an unchosen pair q when that gains,
+    releasing its customer's current pair and, when a coupling row is full, moving one other
+    customer r to a pair of its own that frees what q needs (or dropping r) at the smallest
+    loss. Greedy and Lagrangian solutions leave such exchanges around tight rows (a budget is a
+    knapsack); one pass over the best candidates removes most of what is left."""
+    if problem.k != 1 or problem.has_groups or problem.n_pairs == 0:
+        return chosen
+    assert problem.channel_capacity is not None and problem.offer_max is not None
+    assert problem.offer_min is not None and problem.customer_limit is not None
+    off_used = np.bincount(problem.offer[chosen], minlength=problem.n_offers).astype(float)
+    ch_used = np.bincount(problem.channel[chosen], minlength=problem.n_channels).astype(float)
+    holder = {int(problem.customer[i]): int(i) for i in np.flatnonzero(chosen)}
+    starts = customer_starts(problem.customer)
+    ends = np.r_[starts[1:], problem.n_pairs]
+    where = {
+        int(problem.customer[s0]): (int(s0), int(e0)) for s0, e0 in zip(starts, ends, strict=True)
+    }
+    open_ = problem.customer_limit[problem.customer] > 0
+    cands = np.flatnonzero(~chosen & (problem.score > 0) & open_)
+    cands = cands[np.lexsort((cands, -problem.score[cands]))][:max_candidates]
+
+    def fits(pair: int, o_left: FloatArray, h_left: FloatArray, b_left: float) -> bool:
+        return bool(
+            o_left[problem.offer[pair]] >= 1 - EPS
+            and h_left[problem.channel[pair]] >= 1 - EPS
+            and problem.cost[pair] <= b_left + EPS
+        )
+
+    for q in cands:
+        c = int(problem.customer[q])
+        p = holder.get(c)
+        gain = problem.score[q] - (problem.score[p] if p is not None else 0.0)
+        if chosen[q] or gain <= EPS:
+            continue
+        o_left = problem.offer_max - off_used
+        h_left = problem.channel_capacity - ch_used
+        b_left = problem.budget - float(problem.cost[chosen].sum())
+        if p is not None:
+            o_left[problem.offer[p]] += 1
+            h_left[problem.channel[p]] += 1
+            b_left += float(problem.cost[p])
+        moves: list[tuple[int, int | None]] = []  # (pair to leave, pair to take instead)
+        if not fits(int(q), o_left, h_left, b_left):
+            best: tuple[float, int, int | None] | None = None
+            pool = chosen.copy()
+            pool[q] = False
+            if p is not None:
+                pool[p] = False
+            if o_left[problem.offer[q]] < 1 - EPS:
+                pool &= problem.offer == problem.offer[q]
+            if h_left[problem.channel[q]] < 1 - EPS:
+                pool &= problem.channel == problem.channel[q]
+            ids = np.flatnonzero(pool)
+            # the cheapest releases are among the lowest scores; look at a few only
+            for r in ids[np.lexsort((ids, problem.score[ids]))][:POOL]:
+                r = int(r)
+                ro, rh = int(problem.offer[r]), int(problem.channel[r])
+                o2, h2 = o_left.copy(), h_left.copy()
+                o2[ro] += 1
+                h2[rh] += 1
+                b2 = b_left + float(problem.cost[r])
+                if not fits(int(q), o2, h2, b2):
+                    continue
+                o2[problem.offer[q]] -= 1
+                h2[problem.channel[q]] -= 1
+                b2 -= float(problem.cost[q])
+                s0, e0 = where[int(problem.customer[r])]
+                alt: int | None = None
+                for a in range(s0, e0):
+                    if (
+                        a != r
+                        and fits(a, o2, h2, b2)
+                        and (alt is None or problem.score[a] > problem.score[alt])
+                    ):
+                        alt = a
+                keep_min = off_used[ro] - 1 >= problem.offer_min[ro] or (
+                    alt is not None and problem.offer[alt] == ro
+                )
+                loss = problem.score[r] - (problem.score[alt] if alt is not None else 0.0)
+                if keep_min and loss < gain - EPS and (best is None or loss < best[0]):
+                    best = (float(loss), r, alt)
+            if best is None:
+                continue
+            moves.append((best[1], best[2]))
+        if p is not None:
+            moves.insert(0, (p, None))
+        moves.append((-1, int(q)))
+        for leave, take in moves:
+            if leave >= 0:
+                chosen[leave] = False
+                off_used[problem.offer[leave]] -= 1
+                ch_used[problem.channel[leave]] -= 1
+                holder.pop(int(problem.customer[leave]), None)
+            if take is not None:
+                chosen[take] = True
+                off_used[problem.offer[take]] += 1
+                ch_used[problem.channel[take]] += 1
+                holder[int(problem.customer[take])] = int(take)
+    return chosen
