@@ -138,8 +138,11 @@ class UpliftModel(BaseEstimator):
     def _fit(self, role: str, X: np.ndarray, y: np.ndarray) -> Component:
         """Fit a fresh copy of the base model for `role` (outcome, effect or propensity)."""
         if role == "outcome":
-            kind: ComponentKind = "classifier" if self.outcome_type_ == "binary" else "regressor"
             given = self.outcome_model
+            # a passed regressor on binary y is a linear probability model: use its predict
+            probabilistic = given is None or hasattr(given, "predict_proba")
+            binary = self.outcome_type_ == "binary" and probabilistic
+            kind: ComponentKind = "classifier" if binary else "regressor"
         elif role == "effect":
             kind, given = "regressor", self.effect_model
         else:
