@@ -55,7 +55,7 @@ model = BetaGeoModel(data=data)
 model.build_model()
 model.fit(method="map")
 elapsed = time.perf_counter() - t
-post = model.fit_result.posterior
+post = model.fit_result  # MAP: an xarray Dataset with one draw
 params = {k: float(post[k].values.mean()) for k in ("r", "alpha", "a", "b")}
 print(json.dumps({"seconds": elapsed, "params": params}))
 """
