@@ -38,7 +38,7 @@ def generated_customer_id(key: Identifier) -> str:
     return "cvm_" + hashlib.sha256(f"{key.kind}:{key.value}".encode()).hexdigest()[:20]
 
 
-@dataclass
+@dataclass(slots=True)
 class Node:
     id: int
     key: Identifier
@@ -47,9 +47,10 @@ class Node:
     first_seen: datetime
     last_seen: datetime
     users: set[int] = field(default_factory=set)  # user-id nodes seen with it (bounded)
+    first_user: int | None = None  # the first of them (stored on the identity row)
 
 
-@dataclass
+@dataclass(slots=True)
 class Customer:
     customer_id: str
     anchor_id: int
@@ -58,7 +59,7 @@ class Customer:
     merged_into: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Observation:
     identifiers: tuple[Identifier, ...]
     at: datetime
@@ -68,7 +69,7 @@ class Observation:
     explicit: bool = False  # an alias: may join two profiles that both hold user ids
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Link:
     id: int
     from_id: int
@@ -79,7 +80,7 @@ class Link:
     created_at: datetime
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Merge:
     id: int
     kept_customer_id: str
@@ -95,6 +96,7 @@ class Changes:
     """What `observe` changed, for the store to write."""
 
     new_nodes: set[int] = field(default_factory=set)
+    new_customers: set[str] = field(default_factory=set)
     dirty_nodes: set[int] = field(default_factory=set)
     dirty_customers: set[str] = field(default_factory=set)
     links: list[Link] = field(default_factory=list)
@@ -209,6 +211,7 @@ class IdentityGraph:
     def _new_customer(self, cid: str, anchor_id: int, has_user: bool, at: datetime) -> None:
         self.customers[cid] = Customer(cid, anchor_id, has_user, at)
         self.changes.dirty_customers.add(cid)
+        self.changes.new_customers.add(cid)
 
     def _touch(self, node: Node, at: datetime) -> None:
         # Hour granularity: a busy identifier is not rewritten on every event.
@@ -220,7 +223,11 @@ class IdentityGraph:
         if user_node.id in node.users or len(node.users) > self.max_user_ids:
             return
         node.users.add(user_node.id)
-        self.changes.sightings.append((node.id, user_node.id))
+        if node.first_user is None:
+            node.first_user = user_node.id
+            self.changes.dirty_nodes.add(node.id)
+        else:
+            self.changes.sightings.append((node.id, user_node.id))
         if len(node.users) > self.max_user_ids and not node.blocked:
             node.blocked = True
             self.changes.dirty_nodes.add(node.id)

@@ -8,16 +8,25 @@ or a CLI command while the server is stopped): ids are allocated from the curren
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
-from cvm.identity.graph import Customer, IdentityGraph, Node, Observation
+from cvm.identity.graph import Customer, IdentityGraph, Link, Merge, Node, Observation
 from cvm.identity.identifiers import ANONYMOUS_ID, USER_ID, Identifier
 from cvm.state.identity_store import IdentityStore
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
-Alias = tuple[str, str, Observation]  # (user id, previous id, the observation's time/event)
+Alias = tuple[str, str, Observation]
+LINK_FIELDS = tuple(f.name for f in fields(Link))
+MERGE_FIELDS = tuple(f.name for f in fields(Merge))
+
+
+def _fields(obj: object, names: tuple[str, ...]) -> dict[str, Any]:
+    return {
+        name: getattr(obj, name) for name in names
+    }  # (user id, previous id, the observation's time/event)
 
 
 def node_from_row(row: dict[str, Any]) -> Node:
@@ -28,6 +37,8 @@ def node_from_row(row: dict[str, Any]) -> Node:
         blocked=bool(row["blocked"]),
         first_seen=row["first_seen"],
         last_seen=row["last_seen"],
+        users={int(row["first_user_id"])} if row.get("first_user_id") else set(),
+        first_user=row.get("first_user_id"),
     )
 
 
@@ -90,7 +101,11 @@ def apply(graph: IdentityGraph, observations: Sequence[Observation | Alias]) -> 
             graph.observe_alias(user_id, previous_id, obs.at, obs.event_id)
 
 
-def save_graph(store: IdentityStore, conn: Connection, graph: IdentityGraph) -> None:
+def save_graph(
+    store: IdentityStore, conn: Connection, graph: IdentityGraph, mirror_pending: bool = True
+) -> None:
+    """Write what `graph` changed. `mirror_pending=False` when the caller mirrors the whole
+    graph to the warehouse itself (batch resolution)."""
     changes = graph.changes
     by_id = graph.node_by_id()
 
@@ -103,6 +118,7 @@ def save_graph(store: IdentityStore, conn: Connection, graph: IdentityGraph) -> 
             "blocked": node.blocked,
             "first_seen": node.first_seen,
             "last_seen": node.last_seen,
+            "first_user_id": node.first_user,
         }
 
     store.reassign(conn, changes.reassigned)
@@ -110,20 +126,28 @@ def save_graph(store: IdentityStore, conn: Connection, graph: IdentityGraph) -> 
         conn,
         [node_row(by_id[i]) for i in sorted(changes.new_nodes)],
         [node_row(by_id[i]) for i in sorted(changes.dirty_nodes - changes.new_nodes)],
+        mirror_pending=mirror_pending,
     )
+
+    def customer_row(c: Customer) -> dict[str, Any]:
+        return {
+            "customer_id": c.customer_id,
+            "anchor_id": c.anchor_id,
+            "has_user": c.has_user,
+            "created_at": c.created_at,
+            "merged_into": c.merged_into,
+        }
+
+    # A profile created in this run but already in the store (a re-run after a crash) would
+    # collide on insert; the graph saw the store, so `new_customers` are truly new.
     store.write_customers(
         conn,
         [
-            {
-                "customer_id": c.customer_id,
-                "anchor_id": c.anchor_id,
-                "has_user": c.has_user,
-                "created_at": c.created_at,
-                "merged_into": c.merged_into,
-            }
-            for c in (graph.customers[cid] for cid in sorted(changes.dirty_customers))
+            customer_row(graph.customers[c])
+            for c in sorted(changes.dirty_customers - changes.new_customers)
         ],
+        new=[customer_row(graph.customers[c]) for c in sorted(changes.new_customers)],
     )
-    store.write_links(conn, [vars(link) for link in changes.links])
-    store.write_merges(conn, [vars(merge) for merge in changes.merges])
+    store.write_links(conn, [_fields(link, LINK_FIELDS) for link in changes.links])
+    store.write_merges(conn, [_fields(merge, MERGE_FIELDS) for merge in changes.merges])
     store.write_sightings(conn, changes.sightings)

@@ -8,10 +8,13 @@ an unmerge their `customer_id` is rewritten from the same rows.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pyarrow as pa
 
 from cvm.core.contracts import Column, TableContract
 from cvm.engine.base import Engine
+from cvm.identity.graph import Node
 from cvm.state.identity_store import IdentityStore
 
 IDENTITIES = TableContract(
@@ -53,9 +56,40 @@ _UPDATE_BY_ANON = (
 )
 
 
+def _apply(engine: Engine, table: pa.Table, replace_all: bool) -> None:
+    engine.ensure_table(IDENTITIES)
+    engine.register_arrow(_VIEW, table)
+    try:
+        engine.execute("DELETE FROM identities" if replace_all else _DELETE)
+        engine.execute(_INSERT)
+        if engine.table_exists("events"):
+            engine.execute(_UPDATE_BY_USER)
+            engine.execute(_UPDATE_BY_ANON)
+    finally:
+        engine.unregister(_VIEW)
+
+
+def replace_identities(engine: Engine, store: IdentityStore, nodes: Iterable[Node]) -> int:
+    """Rewrite the whole mirror from a fully loaded graph (batch resolution): one bulk write
+    instead of reading every row back from the state store."""
+    rows = list(nodes)
+    table = pa.table(
+        {
+            "kind": pa.array([n.key.kind for n in rows], pa.string()),
+            "value": pa.array([n.key.value for n in rows], pa.string()),
+            "customer_id": pa.array([n.customer_id for n in rows], pa.string()),
+            "blocked": pa.array([n.blocked for n in rows], pa.bool_()),
+            "updated_at": pa.array([n.last_seen for n in rows], pa.timestamp("us")),
+        }
+    )
+    _apply(engine, table, replace_all=True)
+    with store.engine.begin() as conn:
+        store.clear_all_mirror_flags(conn)  # rows changed earlier by the live loader
+    return len(rows)
+
+
 def mirror_identities(engine: Engine, store: IdentityStore, chunk: int = 200_000) -> list[int]:
     """Move pending identities to the warehouse; returns the state ids that moved."""
-    engine.ensure_table(IDENTITIES)
     moved: list[int] = []
     while True:
         with store.engine.connect() as conn:
@@ -71,15 +105,7 @@ def mirror_identities(engine: Engine, store: IdentityStore, chunk: int = 200_000
                 "updated_at": pa.array([r["last_seen"] for r in rows], pa.timestamp("us")),
             }
         )
-        engine.register_arrow(_VIEW, table)
-        try:
-            engine.execute(_DELETE)
-            engine.execute(_INSERT)
-            if engine.table_exists("events"):
-                engine.execute(_UPDATE_BY_USER)
-                engine.execute(_UPDATE_BY_ANON)
-        finally:
-            engine.unregister(_VIEW)
+        _apply(engine, table, replace_all=False)
         ids = [int(r["id"]) for r in rows]
         with store.engine.begin() as conn:
             store.clear_mirror_flags(conn, ids)

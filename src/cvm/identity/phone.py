@@ -53,6 +53,7 @@ COUNTRIES: dict[str, tuple[str, str]] = {
     "ZA": ("27", "0"),
 }
 
+_E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 _EXTENSION = re.compile(r"(?:ext\.?|x|#)\s*\d+\s*$", re.IGNORECASE)
 _ALLOWED = re.compile(r"^[+\d\s().\-/]+$")
 
@@ -62,6 +63,8 @@ def normalize_phone(raw: object, default_country: str = "US") -> str | None:
     if raw is None or isinstance(raw, bool):
         return None
     text = str(raw).strip()
+    if _E164.match(text):  # already normalised: the common case for imported files
+        return text
     text = _EXTENSION.sub("", text).strip()
     if not text or not _ALLOWED.match(text):
         return None

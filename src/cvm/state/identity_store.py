@@ -16,7 +16,7 @@ from cvm.state.tables import (
     identity_merges,
     identity_sightings,
 )
-from cvm.state.upsert import insert_ignore, upsert
+from cvm.state.upsert import bulk_insert, upsert
 
 _CHUNK = 400  # rows per IN (...) list: well under SQLite's bound-parameter limit
 
@@ -164,20 +164,32 @@ class IdentityStore:
             )
 
     def write_nodes(
-        self, conn: Connection, new: Sequence[dict[str, Any]], changed: Sequence[dict[str, Any]]
+        self,
+        conn: Connection,
+        new: Sequence[dict[str, Any]],
+        changed: Sequence[dict[str, Any]],
+        mirror_pending: bool = True,
     ) -> None:
+        flag = {"mirror_pending": mirror_pending}
         if new:
-            conn.execute(identities.insert(), [{**r, "mirror_pending": True} for r in new])
+            bulk_insert(conn, identities, [{**r, **flag} for r in new])
         if changed:
             upsert(
                 conn,
                 identities,
-                [{**r, "mirror_pending": True} for r in changed],
+                [{**r, **flag} for r in changed],
                 ["id"],
-                ["customer_id", "blocked", "last_seen", "mirror_pending"],
+                ["customer_id", "blocked", "last_seen", "first_user_id", "mirror_pending"],
             )
 
-    def write_customers(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    def write_customers(
+        self,
+        conn: Connection,
+        rows: Sequence[dict[str, Any]],
+        new: Sequence[dict[str, Any]] = (),
+    ) -> None:
+        """`new`: profiles known not to exist yet (plain insert); `rows`: insert or update."""
+        bulk_insert(conn, identity_customers, new)
         upsert(
             conn,
             identity_customers,
@@ -187,19 +199,17 @@ class IdentityStore:
         )
 
     def write_links(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-        if rows:
-            conn.execute(identity_links.insert(), list(rows))
+        bulk_insert(conn, identity_links, rows)
 
     def write_merges(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-        if rows:
-            conn.execute(identity_merges.insert(), list(rows))
+        bulk_insert(conn, identity_merges, rows)
 
     def write_sightings(self, conn: Connection, pairs: Sequence[tuple[int, int]]) -> None:
-        insert_ignore(
+        bulk_insert(
             conn,
             identity_sightings,
             [{"identity_id": a, "user_identity_id": b} for a, b in pairs],
-            ["identity_id", "user_identity_id"],
+            ignore_conflicts_on=["identity_id", "user_identity_id"],
         )
 
     def set_link_status(self, conn: Connection, link_id: int, status: str) -> None:
@@ -227,6 +237,13 @@ class IdentityStore:
             .limit(limit)
         )
         return [dict(r._mapping) for r in conn.execute(query)]
+
+    def clear_all_mirror_flags(self, conn: Connection) -> None:
+        conn.execute(
+            update(identities)
+            .where(identities.c.mirror_pending.is_(True))
+            .values(mirror_pending=False)
+        )
 
     def clear_mirror_flags(self, conn: Connection, ids: Sequence[int]) -> None:
         for chunk in _chunks(list(ids)):

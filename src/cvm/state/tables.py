@@ -43,7 +43,7 @@ schema_info = Table(
 
 # --- Live collection, identity, consent and privacy (migration 0002) -----------------------
 # Kept in one block so a later migration (0003) can append below without touching it.
-from sqlalchemy import Boolean, Index, UniqueConstraint  # noqa: E402
+from sqlalchemy import Boolean, Index, UniqueConstraint, text  # noqa: E402
 
 intake_batches = Table(
     "intake_batches",
@@ -87,9 +87,19 @@ identities = Table(
     Column("blocked", Boolean, nullable=False, default=False),
     Column("first_seen", DateTime, nullable=False),
     Column("last_seen", DateTime, nullable=False),
+    # The first user id (identity id) seen with this identifier; later ones go to
+    # identity_sightings, so the common one-person identifier costs no extra row.
+    Column("first_user_id", Integer),
     # Set when the row changed and the warehouse mirror has not caught up yet.
-    Column("mirror_pending", Boolean, nullable=False, default=True, index=True),
+    Column("mirror_pending", Boolean, nullable=False, default=True),
     UniqueConstraint("kind", "value", name="uq_identities_kind_value"),
+    # Partial: only pending rows are indexed, so bulk loads that mirror at once cost nothing.
+    Index(
+        "ix_identities_mirror_pending",
+        "mirror_pending",
+        sqlite_where=text("mirror_pending"),
+        postgresql_where=text("mirror_pending"),
+    ),
 )
 
 identity_customers = Table(
@@ -134,7 +144,8 @@ identity_merges = Table(
 identity_sightings = Table(
     "identity_sightings",
     metadata,
-    # Which user ids an identifier was seen with (kept up to the guard limit + 1).
+    # Further user ids an identifier was seen with, after `identities.first_user_id`
+    # (kept up to the guard limit + 1).
     Column("identity_id", Integer, primary_key=True),
     Column("user_identity_id", Integer, primary_key=True),
 )

@@ -44,8 +44,16 @@ def upgrade() -> None:
         sa.Column("blocked", sa.Boolean, nullable=False),
         sa.Column("first_seen", sa.DateTime, nullable=False),
         sa.Column("last_seen", sa.DateTime, nullable=False),
-        sa.Column("mirror_pending", sa.Boolean, nullable=False, index=True),
+        sa.Column("first_user_id", sa.Integer),
+        sa.Column("mirror_pending", sa.Boolean, nullable=False),
         sa.UniqueConstraint("kind", "value", name="uq_identities_kind_value"),
+    )
+    op.create_index(
+        "ix_identities_mirror_pending",
+        "identities",
+        ["mirror_pending"],
+        sqlite_where=sa.text("mirror_pending"),
+        postgresql_where=sa.text("mirror_pending"),
     )
     op.create_table(
         "identity_customers",
