@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from cvm.cli import (
+    decide_cmds,
     demo_cmds,
     identity_cmds,
     ingest_cmds,
@@ -36,3 +37,5 @@ def register(app: typer.Typer) -> None:
     app.add_typer(identity_cmds.identity_app, name="identity")
     app.add_typer(privacy_cmds.privacy_app, name="privacy")
     app.add_typer(privacy_cmds.consent_app, name="consent")
+    app.add_typer(decide_cmds.app, name="decide")
+    app.add_typer(decide_cmds.offers_app, name="offers")

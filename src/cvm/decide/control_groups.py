@@ -115,6 +115,11 @@ def standardized_mean_difference(treated: npt.ArrayLike, control: npt.ArrayLike)
     return float(diff / pooled)
 
 
+def _mean(values: npt.NDArray[np.float64]) -> float | None:
+    finite = values[~np.isnan(values)]
+    return float(finite.mean()) if len(finite) else None
+
+
 def balance_table(
     frame: pd.DataFrame,
     control_column: str,
@@ -141,12 +146,8 @@ def balance_table(
                     "feature": feature,
                     "treated": int((~is_control).sum()),
                     "control": int(is_control.sum()),
-                    "mean_treated": float(np.nanmean(values[~is_control]))
-                    if (~is_control).any()
-                    else None,
-                    "mean_control": float(np.nanmean(values[is_control]))
-                    if is_control.any()
-                    else None,
+                    "mean_treated": _mean(values[~is_control]),
+                    "mean_control": _mean(values[is_control]),
                     "smd": smd,
                     "flag": bool(np.isfinite(smd) and abs(smd) > threshold) or bool(np.isinf(smd)),
                 }

@@ -22,7 +22,11 @@ positive-score pairs cannot meet the minimum (the shortfall is reported).
 
 from __future__ import annotations
 
+import os
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import scipy.sparse as sp
@@ -154,6 +158,26 @@ def build_lp(
     return a, b_ub, names, objective, upper
 
 
+@contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """HiGHS's MIP solver prints debug lines to the C-level stdout, which would corrupt the
+    CLI's --json output; send file descriptor 1 to /dev/null while it runs."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # no real stdout (captured, redirected)
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), fd)
+            yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
 def solve_lp(problem: Problem, milp_max_pairs: int = MILP_MAX_PAIRS) -> Allocation:
     """LP relaxation → integral, MILP, or round down and fill (see the module docstring)."""
     started = time.perf_counter()
@@ -183,13 +207,14 @@ def solve_lp(problem: Problem, milp_max_pairs: int = MILP_MAX_PAIRS) -> Allocati
     solver = "lp"
     if fractional and n <= milp_max_pairs:
         integrality = np.r_[np.ones(n), np.zeros(len(c) - n)]
-        mres = milp(
-            c,
-            constraints=LinearConstraint(a, -np.inf, b),
-            integrality=integrality,
-            bounds=Bounds(np.zeros(len(c)), upper),
-            options={"mip_rel_gap": 1e-7, "time_limit": 120},
-        )
+        with _quiet_stdout():
+            mres = milp(
+                c,
+                constraints=LinearConstraint(a, -np.inf, b),
+                integrality=integrality,
+                bounds=Bounds(np.zeros(len(c)), upper),
+                options={"mip_rel_gap": 1e-7, "time_limit": 120},
+            )
         if mres.x is not None:
             chosen: BoolArray = mres.x[:n] > 0.5
             solver = "milp"
