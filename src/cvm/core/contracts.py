@@ -240,8 +240,45 @@ CONSENTS = TableContract(
     system_columns=LINEAGE,
 )
 
+CAMPAIGN_ASSIGNMENTS = TableContract(
+    name="campaign_assignments",
+    description=(
+        "Who was assigned to which arm of which campaign, including the no-contact control: "
+        "the basis of every lift measurement and of the uplift models. Written by cvm's campaigns, "
+        "or ingested for campaigns run elsewhere."
+    ),
+    key=("campaign_id", "customer_id"),
+    columns=(
+        Column("campaign_id", "text", "Campaign.", required=True),
+        Column("customer_id", "text", "Customer.", required=True),
+        Column(
+            "arm",
+            "text",
+            "Arm name: `control` for the holdout, otherwise the treatment (offer, creative).",
+            required=True,
+        ),
+        Column("is_control", "boolean", "True for the no-contact control group."),
+        Column(
+            "assigned_at",
+            "timestamp",
+            "When the assignment was made (UTC); outcomes count from here.",
+            required=True,
+        ),
+        Column(
+            "assignment_probability",
+            "double",
+            "Probability of this arm under the assignment policy (for off-policy evaluation).",
+            minimum=0,
+            maximum=1,
+        ),
+        Column("channel", "text", "Channel the treatment was sent on."),
+        Column("offer_id", "text", "Offer the treatment carried."),
+    ),
+    system_columns=LINEAGE,
+)
+
 CANONICAL: dict[str, TableContract] = {
-    t.name: t for t in (CUSTOMERS, TRANSACTIONS, PRODUCTS, EVENTS, CONSENTS)
+    t.name: t for t in (CUSTOMERS, TRANSACTIONS, PRODUCTS, EVENTS, CONSENTS, CAMPAIGN_ASSIGNMENTS)
 }
 
 
