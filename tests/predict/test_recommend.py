@@ -267,3 +267,13 @@ def test_blend_fuses_reciprocal_ranks() -> None:
     assert recs["score"].tolist()[:2] == pytest.approx([4 / 3, 0.5])
     with pytest.raises(UserInputError, match="at least one"):
         BlendRecommender().fit(interactions, products)
+
+
+def test_empty_catalogue_flags_take_the_cautious_defaults() -> None:
+    interactions, products = _tiny()
+    unknown = products.astype({"repeatable": object, "in_stock": object})
+    unknown.loc[1, ["repeatable", "in_stock"]] = None  # soap: flags unknown
+    model = PopularityRecommender().fit(interactions, unknown)
+    assert model.repeatable_.tolist() == [False, False, False, False, True]
+    assert model.in_stock_.tolist() == [True, True, True, True, False]
+    assert "soap" not in model.recommend(["a"])["product_id"].tolist()  # owned, not repeatable
