@@ -125,15 +125,19 @@ class DemoGenerator:
         )
         self.catalogue = build_catalogue(_rng(seed, _CATALOGUE), n_products)
         self.offsets = zone_offsets(start, self.span_days + 1)
-        self.summary: dict[str, Any] = {
+        self.summary: dict[str, Any] = self._empty_summary()
+        self._orders_so_far = 0
+        self._events_so_far = 0
+
+    @staticmethod
+    def _empty_summary() -> dict[str, Any]:
+        return {
             "rows": {name: 0 for name in TABLES},
             "revenue": 0.0,
             "orders": 0,
             "campaign": {"audience": 0, "treatment": 0, "control": 0, "sum_true_uplift": 0.0,
                          "treatment_buyers": 0, "control_buyers": 0, "incremental_orders": 0},
         }  # fmt: skip
-        self._orders_so_far = 0
-        self._events_so_far = 0
 
     @property
     def n_chunks(self) -> int:
@@ -158,7 +162,11 @@ class DemoGenerator:
         return described
 
     def chunks(self) -> Iterator[Company]:
-        """Yield the company chunk by chunk (the first chunk also carries the products)."""
+        """Yield the company chunk by chunk (the first chunk also carries the products).
+
+        Each call starts over (same data again) and restarts the tallies behind `params`.
+        """
+        self.summary = self._empty_summary()
         self._orders_so_far = 0
         self._events_so_far = 0
         for k in range(self.n_chunks):
