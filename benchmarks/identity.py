@@ -70,7 +70,7 @@ def main() -> None:
     ws = init_workspace(folder, force=True)
     t = time.perf_counter()
     table = customers_table(args.customers, args.seed)
-    ws.engine.write_arrow("customers", table, mode="replace")
+    ws.engine.write_arrow("customers", table)  # into the contract table
     prepared = time.perf_counter() - t
     result = resolve_batch(ws.engine, ws.state)
     identities = int(ws.engine.fetch_scalar("SELECT count(*) FROM identities") or 0)  # type: ignore[call-overload]

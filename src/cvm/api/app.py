@@ -24,6 +24,7 @@ from cvm.api.services import Services
 from cvm.collect.config import load_live_settings
 from cvm.core.contracts import CONSENTS, EVENTS
 from cvm.identity.mirror import IDENTITIES
+from cvm.identity.profile_lookup import ensure_lookup_indexes
 from cvm.workspace import open_workspace
 
 
@@ -34,6 +35,7 @@ def create_app(workspace_path: Path | None = None, *, run_loader: bool = True) -
     _ = ws.state  # migrate the state store before the first request
     for contract in (EVENTS, CONSENTS, IDENTITIES):
         ws.engine.ensure_table(contract)
+    ensure_lookup_indexes(ws.engine)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -9,17 +9,20 @@ state-store reads plus warehouse reads filtered on customer_id.
 from __future__ import annotations
 
 import json
+import time
+import weakref
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
+
+import sqlglot.expressions as exp
 
 from cvm.consent.reachability import decide
 from cvm.consent.traits import CHANNELS, PURPOSES
 from cvm.core.errors import NotFoundError, UserInputError
 from cvm.engine.base import Engine
 from cvm.identity.identifiers import LOOKUP_KINDS, normalize_identifier
-from cvm.profiles.contract import CUSTOMER_360_VIEW
 from cvm.state.consents import consents_of_customers
 from cvm.state.identity_store import IdentityStore
 from cvm.state.traits import traits_of
@@ -28,13 +31,42 @@ if TYPE_CHECKING:
     import sqlalchemy
 
 SEGMENT_TABLE = "segment_membership"
-# Constant SQL with bound parameters.
-_METRICS = f"SELECT * FROM {CUSTOMER_360_VIEW} WHERE customer_id = ?"  # noqa: S608
+INDEXED_TABLES = ("customers", "profiles", "events")
+# Constant SQL with bound parameters. customers and profiles are read apart rather than
+# through the customer_360 view (same columns): each is then an index point lookup.
+_CUSTOMER = "SELECT * FROM customers WHERE customer_id = ?"
+_PROFILE = "SELECT * FROM profiles WHERE customer_id = ?"
 _SEGMENTS = f"SELECT * FROM {SEGMENT_TABLE} WHERE customer_id = ?"  # noqa: S608
+# The inner select is a plain equality filter, which DuckDB answers from the ART index; an
+# ORDER BY on the same level would make it scan the table instead.
 _EVENTS = (
-    "SELECT event_id, type, name, occurred_at, channel, properties FROM events "
-    "WHERE customer_id = ? ORDER BY occurred_at DESC, event_id DESC LIMIT ?"
+    "SELECT * FROM (SELECT event_id, type, name, occurred_at, channel, properties FROM events "
+    "WHERE customer_id = ?) ORDER BY occurred_at DESC, event_id DESC LIMIT ?"
 )
+_TABLE_TTL = 10.0
+_known_tables: weakref.WeakKeyDictionary[Engine, dict[str, tuple[float, bool]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def ensure_lookup_indexes(engine: Engine) -> None:
+    """ART indexes on customer_id, so a profile is point lookups, not scans (idempotent;
+    a stage that recreates one of these tables drops its index until the next call)."""
+    for table in INDEXED_TABLES:
+        if engine.table_exists(table):
+            index = exp.to_identifier(f"ix_{table}_customer_id").sql("duckdb")
+            target = exp.to_table(table).sql("duckdb")
+            engine.execute(f"CREATE INDEX IF NOT EXISTS {index} ON {target} (customer_id)")
+
+
+def _exists(engine: Engine, table: str) -> bool:
+    """`table_exists`, remembered for a few seconds (it costs a catalog query)."""
+    known = _known_tables.setdefault(engine, {})
+    now = time.monotonic()
+    hit = known.get(table)
+    if hit is None or hit[0] < now:
+        hit = known[table] = (now + _TABLE_TTL, engine.table_exists(table))
+    return hit[1]
 
 
 @dataclass(frozen=True)
@@ -123,12 +155,21 @@ def lookup_profile(
         traits = traits_of(conn, [int(n["id"]) for n in nodes])
         consents = consents_of_customers(conn, [customer_id])
         merged = store.aliases_of(conn, customer_id) if nodes else []
-    metrics_rows = _rows(engine, _METRICS, [customer_id])
-    if not nodes and not metrics_rows:
+    customer_rows = _rows(engine, _CUSTOMER, [customer_id]) if _exists(engine, "customers") else []
+    if not nodes and not customer_rows:
         raise NotFoundError(f"no profile {customer_id!r}")
-    metrics = {k: v for k, v in (metrics_rows[0] if metrics_rows else {}).items() if v is not None}
-    segments = _rows(engine, _SEGMENTS, [customer_id]) if engine.table_exists(SEGMENT_TABLE) else []
-    events = _rows(engine, _EVENTS, [customer_id, events_limit]) if events_limit else []
+    profile_rows = _rows(engine, _PROFILE, [customer_id]) if _exists(engine, "profiles") else []
+    merged_row = {
+        **(customer_rows[0] if customer_rows else {}),
+        **(profile_rows[0] if profile_rows else {}),
+    }
+    metrics = {k: v for k, v in merged_row.items() if v is not None and not k.startswith("_")}
+    segments = _rows(engine, _SEGMENTS, [customer_id]) if _exists(engine, SEGMENT_TABLE) else []
+    events = (
+        _rows(engine, _EVENTS, [customer_id, events_limit])
+        if events_limit and _exists(engine, "events")
+        else []
+    )
     return {
         "customer_id": customer_id,
         "merged_ids": merged,

@@ -195,3 +195,135 @@ workspace_secrets = Table(
     Column("name", String(64), primary_key=True),
     Column("value", String(256), nullable=False),
 )
+
+# --- Campaigns, outbox, delivery (migration 0003) -------------------------------------------
+
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    # draft → active → paused ⇄ active → stopped | completed
+    Column("status", String(16), nullable=False),
+    # The validated definition (cvm.campaigns.campaign.Campaign) as JSON.
+    Column("definition", JSON, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("launched_at", DateTime),
+    Column("stopped_at", DateTime),
+)
+
+campaign_runs = Table(
+    "campaign_runs",
+    metadata,
+    # One row per occurrence (a launch, one day of a recurring campaign); re-running the same
+    # occurrence resumes it (the outbox keys make the second pass add nothing).
+    Column("id", String(32), primary_key=True),
+    Column("campaign_id", String(64), nullable=False),
+    Column("occurrence", String(64), nullable=False),
+    Column("started_at", DateTime, nullable=False),
+    Column("finished_at", DateTime),
+    Column("status", String(16), nullable=False),
+    Column("summary", JSON),
+    UniqueConstraint("campaign_id", "occurrence", name="uq_campaign_runs_occurrence"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # sha256(campaign | customer | step)[:32]: the unique key, the provider's idempotency key
+    # and the e-mail Message-ID, so a resend after a crash is recognisable downstream.
+    Column("idempotency_key", String(64), nullable=False, unique=True),
+    Column("campaign_id", String(64), nullable=False, index=True),
+    Column("run_id", String(32)),
+    Column("customer_id", String(200), nullable=False, index=True),
+    Column("step", String(128), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("purpose", String(16), nullable=False),
+    Column("address", String(320), nullable=False),
+    Column("language", String(16)),
+    Column("time_zone", String(64)),
+    Column("subject", Text),
+    Column("body", Text),
+    Column("html", Text),
+    Column("meta", JSON),
+    # queued, paused, sending, sent, dead, cancelled, skipped
+    Column("status", String(16), nullable=False),
+    Column("not_before", DateTime, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("lease_until", DateTime),
+    Column("worker", String(64)),
+    Column("sent_at", DateTime),
+    Column("provider_id", String(200)),
+    Column("last_error", Text),
+    # "Wait for event E, else send": a matching event after cancel_after cancels the message.
+    Column("cancel_event", String(200)),
+    Column("cancel_after", DateTime),
+    # Set on every status change the warehouse contact_history has not seen yet.
+    Column("history_pending", Boolean, nullable=False, default=True),
+    Index("ix_outbox_claim", "status", "not_before", "id"),
+    Index(
+        "ix_outbox_history_pending",
+        "history_pending",
+        sqlite_where=text("history_pending"),
+        postgresql_where=text("history_pending"),
+    ),
+)
+
+message_events = Table(
+    "message_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # Deterministic for one-off facts (key:sent) so a repeat after a crash adds nothing.
+    Column("event_id", String(100), nullable=False, unique=True),
+    Column("message_key", String(64), nullable=False, index=True),
+    Column("campaign_id", String(64)),
+    Column("customer_id", String(200)),
+    Column("channel", String(16), nullable=False),
+    # sent, delivered, opened, clicked, bounced, complained, unsubscribed, failed
+    Column("event", String(32), nullable=False),
+    Column("occurred_at", DateTime, nullable=False),
+    Column("properties", JSON),
+    Column("mirror_pending", Boolean, nullable=False, default=True),
+    Index(
+        "ix_message_events_mirror_pending",
+        "mirror_pending",
+        sqlite_where=text("mirror_pending"),
+        postgresql_where=text("mirror_pending"),
+    ),
+)
+
+suppressions = Table(
+    "suppressions",
+    metadata,
+    # Addresses never sent to again on that channel (hard bounce, complaint, manual).
+    Column("channel", String(16), primary_key=True),
+    Column("address", String(320), primary_key=True),
+    Column("reason", String(32), nullable=False),
+    Column("detail", String(500)),
+    Column("created_at", DateTime, nullable=False),
+)
+
+campaign_entries = Table(
+    "campaign_entries",
+    metadata,
+    # Trigger bookkeeping per (campaign, customer): re-entry rules and score-crossing state.
+    Column("campaign_id", String(64), primary_key=True),
+    Column("customer_id", String(200), primary_key=True),
+    Column("entries", Integer, nullable=False),
+    Column("first_at", DateTime, nullable=False),
+    Column("last_at", DateTime, nullable=False),
+    Column("above", Boolean),
+)
+
+campaign_cursors = Table(
+    "campaign_cursors",
+    metadata,
+    # Named watermarks: segment-transition cursors, and `triggers_seen_until` (every event
+    # received before it has been checked for cancellations).
+    Column("name", String(128), primary_key=True),
+    Column("value", String(200), nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)

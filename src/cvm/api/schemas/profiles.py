@@ -33,7 +33,9 @@ class ProfilePublic(BaseModel):
     merged_ids: list[str]
     traits: dict[str, TraitPublic]
     identities: list[IdentityPublic]
-    metrics: dict[str, Any] = Field(description="customer_360 columns that are not null")
+    metrics: dict[str, Any] = Field(
+        description="customer_360 columns (customers + profiles) that are not null"
+    )
     segments: list[dict[str, Any]]
     consents: ConsentsPublic
     recent_events: list[dict[str, Any]]

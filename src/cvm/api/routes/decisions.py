@@ -1,0 +1,49 @@
+"""Real-time next best action: ``GET /v1/decisions/{customer_id}?channel=…&context=…``.
+
+The logic lives in `cvm.decide.realtime`; this route only parses, calls the decider and
+renders. The decider (offers, policy and every customer's decision features in memory) is
+built once per app, on the first request or by `attach_decider` at start-up, and refreshes
+itself in a background thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Query, Request
+
+from cvm.api.deps import ReadKey, ServicesDep
+from cvm.decide.realtime import RealtimeDecider, open_decider
+
+router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
+_lock = threading.Lock()
+
+
+def attach_decider(app: FastAPI, decider: RealtimeDecider) -> None:
+    """Install a decider (tests, benchmarks, or an app that builds it at start-up)."""
+    app.state.decider = decider
+
+
+def get_decider(request: Request, services: Any) -> RealtimeDecider:
+    decider = getattr(request.app.state, "decider", None)
+    if decider is None:
+        with _lock:
+            decider = getattr(request.app.state, "decider", None)
+            if decider is None:
+                decider = open_decider(services.workspace, start=True)
+                request.app.state.decider = decider
+    return decider  # type: ignore[no-any-return]
+
+
+@router.get("/{customer_id}", summary="Next best action for one customer, now")
+def next_best_action(
+    customer_id: str,
+    request: Request,
+    services: ServicesDep,
+    _: ReadKey,
+    channel: str = Query(..., description="email, sms, push, messenger, phone, web, app, …"),
+    context: str | None = Query(None, description="Placement or moment, e.g. `homepage`."),
+) -> dict[str, Any]:
+    decider = get_decider(request, services)
+    return decider.decide(customer_id, channel, context).to_dict()
