@@ -264,6 +264,7 @@ outbox = Table(
     # Set on every status change the warehouse contact_history has not seen yet.
     Column("history_pending", Boolean, nullable=False, default=True),
     Index("ix_outbox_claim", "status", "not_before", "id"),
+    Index("ix_outbox_provider_id", "provider_id"),
     Index(
         "ix_outbox_history_pending",
         "history_pending",
