@@ -23,7 +23,6 @@ import json
 import multiprocessing as mp
 import os
 import platform
-import resource
 import threading
 import time
 from pathlib import Path
@@ -81,7 +80,10 @@ def generate(path: Path, rows: int, seed: int) -> None:
 
 
 class PeakRss:
-    """Samples this process's resident memory (VmRSS) on a thread; ru_maxrss as a floor."""
+    """Samples this process's resident memory (VmRSS) every 20 ms on a thread.
+
+    Not ru_maxrss: Linux keeps it across fork and exec, so a child would report the parent's
+    high-water mark (here, the DuckDB process that generated the file)."""
 
     def __init__(self, interval: float = 0.02) -> None:
         self.peak = 0
@@ -102,10 +104,11 @@ class PeakRss:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.peak = max(self.peak, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 
 
 def run_cvm(path: str, workdir: str, memory_limit: str, queue: Any) -> None:
+    import pandas  # noqa: F401 - DuckDB imports it on first use; keep interpreter start-up out of the timing
+
     from cvm.ingest import ingest, parse_mapping
     from cvm.workspace import init_workspace
 

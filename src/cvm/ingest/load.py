@@ -114,14 +114,24 @@ def _good(alias: str) -> exp.Expression:
     return exp.Not(this=_ref(alias, BAD))
 
 
+def _key_hash(alias: str | None, key: tuple[str, ...]) -> exp.Expr:
+    columns = [_ref(alias, k) if alias else col(k) for k in key]
+    return exp.func("HASH", *columns)
+
+
 def find_duplicates(engine: Engine, plan: IngestPlan, tables: RunTables) -> None:
-    """Quarantine every later occurrence (in file order) of a key already seen in this run."""
+    """Quarantine every later occurrence (in file order) of a key already seen in this run.
+
+    Most keys are unique, so grouping the full keys would build a hash table as large as the
+    run. Grouping a 64-bit hash of the key is far smaller; only rows whose hash repeats are
+    then compared on the real key (a hash collision costs a comparison, never a wrong
+    refusal)."""
     key = plan.contract.key
     repeated = (
-        exp.select(*[col(k) for k in key])
+        exp.select(_key_hash(None, key).as_("_h"))
         .from_(_table(tables.stage))
         .where(exp.Not(this=col(BAD)))
-        .group_by(*[col(k) for k in key])
+        .group_by(exp.column("_h"))
         .having(exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1)))
     )
     order = exp.Order(expressions=[exp.Ordered(this=_rowid("s"))])
@@ -131,7 +141,10 @@ def find_duplicates(engine: Engine, plan: IngestPlan, tables: RunTables) -> None
     ranked = (
         exp.select(_rowid("s").as_("_row"), occurrence.as_("n"))
         .from_(_table(tables.stage, "s"))
-        .join(repeated.subquery("d"), on=_same(key, "s", "d"))
+        .join(
+            repeated.subquery("d"),
+            on=exp.EQ(this=_key_hash("s", key), expression=exp.column("_h", table="d")),
+        )
         .where(_good("s"))
     )
     reason = f"duplicate {', '.join(key)} (first occurrence kept)"

@@ -25,7 +25,17 @@ from cvm.engine.warehouse import INGEST_RUNS, QUARANTINE
 from cvm.ingest.load import RunTables, create_temp
 from cvm.ingest.plan import IngestPlan
 from cvm.ingest.staging import union_plan
-from cvm.ingest.validate import BAD, MALFORMED, RAW, checks, col, value_columns
+from cvm.ingest.validate import (
+    BAD,
+    MALFORMED,
+    RAW,
+    checks,
+    col,
+    p_name,
+    stores_prepared,
+    unpack_detail,
+    value_columns,
+)
 
 
 def _table(name: str, alias: str | None = None) -> exp.Table:
@@ -38,12 +48,27 @@ def _ref(alias: str, name: str) -> exp.Column:
 
 
 def collect_failures(engine: Engine, plans: list[IngestPlan], tables: RunTables, name: str) -> None:
-    """A temp table of (row, file, rec, column, reason, raw) for every value-level refusal."""
-    identity = [exp.column("rowid").as_("_row"), col("_file"), col("_rec")]
+    """A temp table of (row, file, rec, column, reason, raw) for every value-level refusal.
+
+    The stage's bad rows (few) are unpacked first, then each check is re-evaluated on them."""
+    bad_rows = f"{name}_bad"
+    prepared = sorted({p_name(c.name) for p in plans for c in p.columns if stores_prepared(c)})
+    unpacked = (
+        exp.select(
+            exp.column("rowid").as_("_row"),
+            col("_file"),
+            col("_rec"),
+            *[col(c) for c in value_columns(union_plan(plans))],
+            *[unpack_detail(n).as_(n, quoted=True) for n in [*prepared, RAW, MALFORMED]],
+        )
+        .from_(_table(tables.stage))
+        .where(col(BAD))
+    )
+    create_temp(engine, bad_rows, unpacked)
+    identity = [col("_row"), col("_file"), col("_rec")]
     parts: list[exp.Select] = []
     for file_index, plan in enumerate(plans):
         in_file = exp.EQ(this=col("_file"), expression=exp.Literal.number(file_index))
-        bad = exp.And(this=col(BAD), expression=in_file)
         malformed = exp.Not(this=exp.Is(this=col(MALFORMED), expression=exp.Null()))
         parts.append(
             exp.select(
@@ -52,13 +77,14 @@ def collect_failures(engine: Engine, plans: list[IngestPlan], tables: RunTables,
                 col(MALFORMED).as_("reason"),
                 col(RAW),
             )
-            .from_(_table(tables.stage))
-            .where(exp.And(this=bad.copy(), expression=malformed))
+            .from_(_table(bad_rows))
+            .where(exp.And(this=in_file.copy(), expression=malformed))
         )
         well_formed = exp.Is(this=col(MALFORMED), expression=exp.Null())
         for check in checks(plan):
             condition = exp.And(
-                this=exp.And(this=bad.copy(), expression=well_formed.copy()), expression=check.safe
+                this=exp.And(this=in_file.copy(), expression=well_formed.copy()),
+                expression=check.safe,
             )
             parts.append(
                 exp.select(
@@ -67,7 +93,7 @@ def collect_failures(engine: Engine, plans: list[IngestPlan], tables: RunTables,
                     exp.Literal.string(check.reason),
                     col(RAW),
                 )
-                .from_(_table(tables.stage))
+                .from_(_table(bad_rows))
                 .where(condition)
             )
     # Rows refused after staging have no raw text kept; their typed values stand in for it.
@@ -92,6 +118,7 @@ def collect_failures(engine: Engine, plans: list[IngestPlan], tables: RunTables,
     for part in parts[1:]:
         union = exp.union(union, part, distinct=False)
     create_temp(engine, name, union)
+    engine.execute(exp.Drop(tables=[_table(bad_rows)], kind="TABLE", exists=True))
 
 
 def locate_failures(

@@ -17,15 +17,7 @@ from cvm.engine.base import Engine, count_rows
 from cvm.engine.sources import OpenedSource, SourceReader
 from cvm.ingest.load import create_temp
 from cvm.ingest.plan import ColumnPlan, IngestPlan
-from cvm.ingest.validate import (
-    BAD,
-    CONTENT,
-    MALFORMED,
-    RAW,
-    derived_key_update,
-    p_name,
-    stage_select,
-)
+from cvm.ingest.validate import BAD, CONTENT, DETAIL, derived_key_update, stage_select
 
 MEGABYTE = 1024 * 1024
 
@@ -53,12 +45,7 @@ def _stage_schema(plans: list[IngestPlan]) -> list[tuple[str, str]]:
         columns.append(("is_return", "BOOLEAN"))
     if merged.derived is not None:
         columns.append((CONTENT, "VARCHAR"))
-    columns += [(MALFORMED, "VARCHAR"), (BAD, "BOOLEAN")]
-    kept = {
-        p_name(c.name) for p in plans for c in p.columns if c.column.type != "text" and not c.derive
-    }
-    columns += [(name, "VARCHAR") for name in sorted(kept)]
-    columns.append((RAW, "VARCHAR"))
+    columns += [(BAD, "BOOLEAN"), (DETAIL, "VARCHAR")]
     return columns
 
 

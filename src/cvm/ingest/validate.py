@@ -3,8 +3,9 @@
 One scan of each source fills a temporary *stage* table with one row per parsed row: `_file`
 (position of the source in the run), `_rec` (the reader's ordinal, when it numbers rows; else
 the row's position in the stage, its `rowid`, numbers it), the typed canonical columns, `_bad`
-(any check failed) and, for bad rows only, the prepared text of typed columns (`_p_*`) and the
-raw row, so the reasons can be spelled out later without a second read of the file.
+(any check failed) and, for bad rows only, `_detail`: a JSON text holding the raw row, the
+malformation and the prepared text of typed columns (`_p_*`), so the reasons can be spelled out
+later without a second read of the file.
 
 Checks, in this order, one quarantine entry per failing check:
 
@@ -28,6 +29,7 @@ BAD = "_bad"
 RAW = "_raw"
 MALFORMED = "_malformed"
 CONTENT = "_content"
+DETAIL = "_detail"
 
 
 def col(name: str) -> exp.Column:
@@ -38,13 +40,13 @@ def p_name(name: str) -> str:
     return f"_p_{name}"
 
 
-def _stores_prepared(plan: ColumnPlan) -> bool:
+def stores_prepared(plan: ColumnPlan) -> bool:
     """Text columns are their own prepared value; only typed columns keep the text aside."""
     return plan.column.type != "text" and not plan.derive
 
 
 def _prepared_ref(plan: ColumnPlan) -> exp.Expression:
-    return col(p_name(plan.name)) if _stores_prepared(plan) else col(plan.name)
+    return col(p_name(plan.name)) if stores_prepared(plan) else col(plan.name)
 
 
 def _is_null(value: exp.Expression) -> exp.Expression:
@@ -80,7 +82,7 @@ def checks(plan: IngestPlan) -> list[Check]:
             continue
         if column.required:
             out.append(Check(cp.name, "missing required value", _is_null(_prepared_ref(cp))))
-        if _stores_prepared(cp):
+        if stores_prepared(cp):
             failed = exp.And(this=_not_null(_prepared_ref(cp)), expression=_is_null(value.copy()))
             out.append(Check(cp.name, type_reason(cp), failed))
         if column.minimum is not None:
@@ -211,7 +213,7 @@ def stage_select(
         for cp in plan.columns
         if not cp.derive
     ]
-    kept = [col(p_name(cp.name)) for cp in plan.columns if _stores_prepared(cp)]
+    kept = [col(p_name(cp.name)) for cp in plan.columns if stores_prepared(cp)]
     layer2 = exp.select(col("_rec"), *kept, *typed_values, *passed, col(MALFORMED)).from_(
         layer1.subquery("parsed")
     )
@@ -233,19 +235,30 @@ def stage_select(
         col(MALFORMED),
         bad.as_(BAD),
     ).from_(layer2.subquery("checked"))
-    only_bad = [exp.Case().when(col(BAD), k.copy()).as_(k.name, quoted=True) for k in kept]
-    raw_text = exp.Case().when(col(BAD), exp.cast(raw_late, "VARCHAR")).as_(RAW)
+    # Everything the quarantine needs about a bad row travels in one JSON text column, NULL
+    # for good rows: one nullable column costs the stage far less than one per value.
+    detail = exp.JSONObject(
+        expressions=[
+            exp.JSONKeyValue(this=lit(RAW), expression=exp.cast(raw_late, "VARCHAR")),
+            exp.JSONKeyValue(this=lit(MALFORMED), expression=col(MALFORMED)),
+            *[exp.JSONKeyValue(this=lit(k.name), expression=k.copy()) for k in kept],
+        ]
+    )
     out = [cp.name for cp in plan.columns] + (["is_return"] if extra else [])
     out += [CONTENT] if derived is not None else []
     return exp.select(
         exp.Literal.number(file_index).as_("_file"),
         col("_rec"),
         *[col(n) for n in out],
-        col(MALFORMED),
         col(BAD),
-        *only_bad,
-        raw_text,
+        exp.Case().when(col(BAD), exp.cast(detail, "VARCHAR")).as_(DETAIL),
     ).from_(layer3.subquery("staged"))
+
+
+def unpack_detail(name: str) -> exp.Expression:
+    """One field of a bad row's `_detail` JSON, as text."""
+    path = exp.JSONPath(expressions=[exp.JSONPathRoot(), exp.JSONPathKey(this=name)])
+    return exp.JSONExtractScalar(this=col(DETAIL), expression=path)
 
 
 def value_columns(plan: IngestPlan) -> list[str]:
