@@ -74,6 +74,19 @@ def segments_stage(ws: Workspace, as_of: dt.date | None, step: Step) -> dict[str
     }
 
 
+def score_stage(ws: Workspace, as_of: dt.date | None, step: Step) -> dict[str, Any]:
+    from cvm.predict.stage import run_prediction_stage
+    from cvm.value.summaries import last_transaction_date
+
+    day = as_of or last_transaction_date(ws.engine)
+    if day is None:
+        return {"skipped": "no transactions"}
+    result = run_prediction_stage(
+        ws.engine, ws.models_dir, day, ws.settings.value.churn_window_days, progress=step
+    )
+    return {k: v for k, v in result.items() if k != "versions"}
+
+
 def report_stage(ws: Workspace, as_of: dt.date | None, step: Step) -> dict[str, Any]:
     from cvm.report.builder import build_report
 
@@ -86,6 +99,7 @@ StageFn = Callable[[Workspace, dt.date | None, Step], dict[str, Any]]
 # The loop in order; stages are appended here as they come into being.
 STAGES: list[tuple[str, StageFn]] = [
     ("value", value_stage),
+    ("score", score_stage),
     ("segments", segments_stage),
     ("report", report_stage),
 ]

@@ -5,11 +5,13 @@ from __future__ import annotations
 import typer
 
 from cvm.cli import (
+    campaigns_cmds,
     decide_cmds,
     demo_cmds,
     identity_cmds,
     ingest_cmds,
     keys_cmds,
+    models_cmds,
     privacy_cmds,
     profile_cmds,
     run_cmds,
@@ -27,6 +29,8 @@ def register(app: typer.Typer) -> None:
     app.command()(run_cmds.run)
     app.command()(run_cmds.value)
     app.command()(run_cmds.report)
+    app.add_typer(models_cmds.models_app, name="models")
+    app.command()(models_cmds.score)
     app.command()(demo_cmds.demo)
     app.add_typer(segments_cmds.app, name="segments")
     # live side: API server, intake, keys, profiles, identity, consent, privacy
@@ -39,3 +43,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(privacy_cmds.consent_app, name="consent")
     app.add_typer(decide_cmds.app, name="decide")
     app.add_typer(decide_cmds.offers_app, name="offers")
+    app.add_typer(campaigns_cmds.app, name="campaigns")

@@ -33,12 +33,20 @@ from cvm.demo.purchases import INCREMENTAL, Orders, simulate_future, simulate_pu
 from cvm.demo.truth import (
     TRUTH_CAMPAIGN_SCHEMA,
     TRUTH_CUSTOMERS_SCHEMA,
+    campaign_assignments_table,
     describe_truth,
     truth_campaign_table,
     truth_customers_table,
 )
 
-TABLES: tuple[str, ...] = ("customers", "transactions", "products", "events", "consents")
+TABLES: tuple[str, ...] = (
+    "customers",
+    "transactions",
+    "products",
+    "events",
+    "consents",
+    "campaign_assignments",
+)
 TRUTH_TABLES: dict[str, pa.Schema] = {
     "customers": TRUTH_CUSTOMERS_SCHEMA,
     "campaign": TRUTH_CAMPAIGN_SCHEMA,
@@ -229,6 +237,7 @@ class DemoGenerator:
             "customers": truth_customers_table(pop, history, future, start, span, cfg),
             "campaign": truth_campaign_table(pop, campaign, inc_ids, count, revenue, start, cfg),
         }
+        tables["campaign_assignments"] = campaign_assignments_table(truth["campaign"], cfg)
         self._orders_so_far += orders.size
         self._events_so_far += events.num_rows
         self._tally(tables, orders.size, float(totals.sum()), campaign, count)

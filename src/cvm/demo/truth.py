@@ -14,9 +14,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 from scipy.special import hyp2f1
 
-from cvm.demo.arrow_columns import TIMESTAMP_TYPE, money, pick, timestamps
+from cvm.core.contracts import CANONICAL
+from cvm.demo.arrow_columns import TIMESTAMP_TYPE, contract_schema, money, pick, timestamps
 from cvm.demo.campaign import CampaignResult
 from cvm.demo.catalogue import CATEGORY_NAMES
 from cvm.demo.config import DemoConfig
@@ -207,3 +209,24 @@ def describe_truth(
             "returns are separate negative lines (receipt R...) and not part of the model",
         },
     }
+
+
+def campaign_assignments_table(truth_campaign: pa.Table, config: DemoConfig) -> pa.Table:
+    """What the retailer itself recorded of the campaign: who was assigned which arm, when,
+    with what probability (the canonical `campaign_assignments`). No truth columns."""
+    arm = truth_campaign.column("arm")
+    is_control = pc.equal(arm, "control")
+    share = config.campaign.treatment_share
+    n = truth_campaign.num_rows
+    columns = {
+        "campaign_id": truth_campaign.column("campaign_id"),
+        "customer_id": truth_campaign.column("customer_id"),
+        "arm": arm,
+        "is_control": is_control,
+        "assigned_at": truth_campaign.column("assigned_at"),
+        "assignment_probability": pc.if_else(is_control, 1.0 - share, share),
+        "channel": pa.repeat(pa.scalar("email"), n),
+        "offer_id": pa.nulls(n, pa.string()),
+    }
+    schema = contract_schema(CANONICAL["campaign_assignments"])
+    return pa.Table.from_arrays([columns[f.name].cast(f.type) for f in schema], schema=schema)

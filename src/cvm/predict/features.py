@@ -100,15 +100,27 @@ WHERE signup_date IS NULL OR signup_date < :cutoff
 """
 
 
-def choose_spec(engine: Engine, cutoff: dt.datetime, *, categories: int = 10, channels: int = 5, event_names: int = 12) -> FeatureSpec:
+def choose_spec(
+    engine: Engine,
+    cutoff: dt.datetime,
+    *,
+    categories: int = 10,
+    channels: int = 5,
+    event_names: int = 12,
+) -> FeatureSpec:
     """The most frequent categories, channels and event names before the cutoff."""
 
     def top(table: str, column: str, limit: int) -> list[str]:
         if not engine.table_exists(table):
             return []
         query = bind(_TOP_VALUES, cutoff=cutoff, limit=limit).transform(
-            lambda n: exp.column(column, quoted=True) if isinstance(n, exp.Column) and n.name == "__column__"
-            else exp.to_table(table, quoted=True) if isinstance(n, exp.Table) and n.name == "__table__" else n
+            lambda n: (
+                exp.column(column, quoted=True)
+                if isinstance(n, exp.Column) and n.name == "__column__"
+                else exp.to_table(table, quoted=True)
+                if isinstance(n, exp.Table) and n.name == "__table__"
+                else n
+            )
         )
         return [str(r[0]) for r in engine.fetch_rows(query)]
 
@@ -119,28 +131,52 @@ def choose_spec(engine: Engine, cutoff: dt.datetime, *, categories: int = 10, ch
     )
 
 
-def _share_columns(engine: Engine, cutoff: dt.datetime, column: str, values: list[str], prefix: str, measure: str) -> pd.DataFrame:
+def _share_columns(
+    engine: Engine, cutoff: dt.datetime, column: str, values: list[str], prefix: str, measure: str
+) -> pd.DataFrame:
     """Share of spend (or of lines) per value of ``column``: one feature per chosen value."""
     if not values:
         return pd.DataFrame(columns=["customer_id"])
-    total = exp.func("SUM", exp.column(measure)) if measure != "lines" else exp.Count(this=exp.Star())
+    total = (
+        exp.func("SUM", exp.column(measure)) if measure != "lines" else exp.Count(this=exp.Star())
+    )
     parts = []
     for i, value in enumerate(values):
         cond = exp.column(column).eq(exp.Literal.string(value))
         num = (
-            exp.Sum(this=exp.If(this=cond, true=exp.cast(exp.column(measure), "DOUBLE"), false=exp.Literal.number(0)))
+            exp.Sum(
+                this=exp.If(
+                    this=cond,
+                    true=exp.cast(exp.column(measure), "DOUBLE"),
+                    false=exp.Literal.number(0),
+                )
+            )
             if measure != "lines"
-            else exp.Sum(this=exp.If(this=cond, true=exp.Literal.number(1), false=exp.Literal.number(0)))
+            else exp.Sum(
+                this=exp.If(this=cond, true=exp.Literal.number(1), false=exp.Literal.number(0))
+            )
         )
-        parts.append(exp.Div(this=exp.cast(num, "DOUBLE"), expression=exp.func("NULLIF", exp.cast(total, "DOUBLE"), exp.Literal.number(0))).as_(f"{prefix}_{i}"))
+        parts.append(
+            exp.Div(
+                this=exp.cast(num, "DOUBLE"),
+                expression=exp.func("NULLIF", exp.cast(total, "DOUBLE"), exp.Literal.number(0)),
+            ).as_(f"{prefix}_{i}")
+        )
     query = (
         exp.select(exp.column("customer_id"), *parts)
         .from_("transactions")
-        .where(exp.and_(exp.LT(this=exp.column("occurred_at"), expression=_ts(cutoff)), exp.Not(this=exp.func("COALESCE", exp.column("is_return"), exp.false()))))
+        .where(
+            exp.and_(
+                exp.LT(this=exp.column("occurred_at"), expression=_ts(cutoff)),
+                exp.Not(this=exp.func("COALESCE", exp.column("is_return"), exp.false())),
+            )
+        )
         .group_by("customer_id")
     )
     frame = engine.fetch_arrow(query).to_pandas()
-    return frame.rename(columns={f"{prefix}_{i}": f"{prefix}_{_slug(v)}" for i, v in enumerate(values)})
+    return frame.rename(
+        columns={f"{prefix}_{i}": f"{prefix}_{_slug(v)}" for i, v in enumerate(values)}
+    )
 
 
 def _event_counts(engine: Engine, cutoff: dt.datetime, names: list[str]) -> pd.DataFrame:
@@ -148,24 +184,45 @@ def _event_counts(engine: Engine, cutoff: dt.datetime, names: list[str]) -> pd.D
         return pd.DataFrame(columns=["customer_id"])
     since = cutoff - dt.timedelta(days=90)
     ts = _ts
-    parts: list[exp.Expression] = [
-        exp.Anonymous(this="date_diff", expressions=[exp.Literal.string("day"), exp.func("MAX", exp.column("occurred_at")), ts(cutoff)]).as_("days_since_last_event"),
+    parts: list[exp.Expr] = [
+        exp.Anonymous(
+            this="date_diff",
+            expressions=[
+                exp.Literal.string("day"),
+                exp.func("MAX", exp.column("occurred_at")),
+                ts(cutoff),
+            ],
+        ).as_("days_since_last_event"),
         exp.Count(this=exp.Star()).as_("events_total"),
     ]
     for i, name in enumerate(names):
-        recent = exp.and_(exp.column("name").eq(exp.Literal.string(name)), exp.GTE(this=exp.column("occurred_at"), expression=ts(since)))
-        parts.append(exp.Sum(this=exp.If(this=recent, true=exp.Literal.number(1), false=exp.Literal.number(0))).as_(f"ev_{i}"))
+        recent = exp.and_(
+            exp.column("name").eq(exp.Literal.string(name)),
+            exp.GTE(this=exp.column("occurred_at"), expression=ts(since)),
+        )
+        parts.append(
+            exp.Sum(
+                this=exp.If(this=recent, true=exp.Literal.number(1), false=exp.Literal.number(0))
+            ).as_(f"ev_{i}")
+        )
     query = (
         exp.select(exp.column("customer_id"), *parts)
         .from_("events")
-        .where(exp.and_(exp.LT(this=exp.column("occurred_at"), expression=ts(cutoff)), exp.Not(this=exp.Is(this=exp.column("customer_id"), expression=exp.Null()))))
+        .where(
+            exp.and_(
+                exp.LT(this=exp.column("occurred_at"), expression=ts(cutoff)),
+                exp.Not(this=exp.Is(this=exp.column("customer_id"), expression=exp.Null())),
+            )
+        )
         .group_by("customer_id")
     )
     frame = engine.fetch_arrow(query).to_pandas()
     return frame.rename(columns={f"ev_{i}": f"events_90d_{_slug(n)}" for i, n in enumerate(names)})
 
 
-def build_features(engine: Engine, cutoff: dt.datetime, spec: FeatureSpec, customer_ids: pd.Index | None = None) -> pd.DataFrame:
+def build_features(
+    engine: Engine, cutoff: dt.datetime, spec: FeatureSpec, customer_ids: pd.Index | None = None
+) -> pd.DataFrame:
     """One row per customer known before ``cutoff`` (indexed by customer_id)."""
     purchases = engine.fetch_arrow(bind(_PURCHASES, cutoff=cutoff)).to_pandas()
     customers = engine.fetch_arrow(bind(_CUSTOMERS, cutoff=cutoff)).to_pandas()

@@ -27,7 +27,13 @@ PROMOTED = "PROMOTED"
 def code_version() -> str:
     """cvm's version plus the git commit when running from a checkout."""
     try:
-        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent, timeout=5).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parent,
+            timeout=5,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         sha = ""
     return f"{__version__}+{sha}" if sha else __version__
@@ -38,14 +44,27 @@ def fingerprint(parts: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def register_model(models_dir: Path, kind: str, write: Callable[[Path], None], manifest: dict[str, Any], *, promote: bool = False) -> str:
+def register_model(
+    models_dir: Path,
+    kind: str,
+    write: Callable[[Path], object],
+    manifest: dict[str, Any],
+    *,
+    promote: bool = False,
+) -> str:
     """Write a new version: artifacts via ``write(folder)``, then the manifest. Returns the version."""
     _check_kind(kind)
     version = f"{kind}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     folder = models_dir / kind / version
     folder.mkdir(parents=True)
     write(folder)
-    full = {"kind": kind, "version": version, "created_at": dt.datetime.now(dt.UTC).isoformat(), "code_version": code_version(), **manifest}
+    full = {
+        "kind": kind,
+        "version": version,
+        "created_at": dt.datetime.now(dt.UTC).isoformat(),
+        "code_version": code_version(),
+        **manifest,
+    }
     (folder / "manifest.json").write_text(json.dumps(full, indent=2, default=str))
     if promote or promoted_version(models_dir, kind) is None:
         promote_model(models_dir, version)
@@ -59,7 +78,15 @@ def list_models(models_dir: Path, kind: str | None = None) -> list[dict[str, Any
         promoted = promoted_version(models_dir, k)
         for manifest_path in sorted((models_dir / k).glob("*/manifest.json"), reverse=True):
             m = json.loads(manifest_path.read_text())
-            out.append({"version": m["version"], "kind": k, "created_at": m["created_at"], "promoted": m["version"] == promoted, "headline": m.get("headline", {})})
+            out.append(
+                {
+                    "version": m["version"],
+                    "kind": k,
+                    "created_at": m["created_at"],
+                    "promoted": m["version"] == promoted,
+                    "headline": m.get("headline", {}),
+                }
+            )
     return out
 
 
