@@ -15,7 +15,8 @@ from fastapi import FastAPI
 
 import cvm
 from cvm.api.errors import install_error_handlers
-from cvm.api.routes import collect, health, keys
+from cvm.api.routes import campaigns as campaign_routes
+from cvm.api.routes import collect, health, keys, tracking
 from cvm.api.routes import consents as consent_routes
 from cvm.api.routes import identity as identity_routes
 from cvm.api.routes import privacy as privacy_routes
@@ -62,6 +63,10 @@ def create_app(workspace_path: Path | None = None, *, run_loader: bool = True) -
         privacy_routes,
         identity_routes,
         keys,
+        campaign_routes,
+        tracking,
     ):
         app.include_router(module.router)
+    app.include_router(campaign_routes.run_router)
+    campaign_routes.install(app, services)
     return app

@@ -137,7 +137,9 @@ def candidate_rows(
         exp.Ordered(this=exp.column("clv", table="c"), desc=True, nulls_first=False),
         exp.column("customer_id", table="c"),
     )
-    for batch in env.ws.engine.fetch_batches(query, CHUNK):
+    # Materialised first (as Arrow, compact): the same connection writes while we iterate.
+    table = env.ws.engine.fetch_arrow(query)
+    for batch in table.to_batches(max_chunksize=CHUNK):
         yield batch.to_pylist()
 
 

@@ -21,10 +21,12 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
 
 from cvm.collect.config import LiveSettings
 from cvm.collect.events_table import events_table, insert_new_events
@@ -87,6 +89,9 @@ class Loader:
         self.intake = IntakeLog(state)
         self.store = IdentityStore(state)
         self._last_purge = datetime.min
+        # Called after every flush, under the lock, with the events just loaded (None when
+        # there were none): campaign triggers fire from here within about a second.
+        self.batch_hooks: list[Callable[[pa.Table | None], object]] = []
 
     def flush(self, limit: int | None = None) -> FlushResult:
         """Load one micro-batch (at most `limit` rows) and mirror what changed."""
@@ -94,6 +99,7 @@ class Loader:
             rows = self.intake.fetch_unloaded(limit or self.settings.collect.flush_batch_size)
             inserted = 0
             messages: list[dict[str, Any]] = []
+            table: pa.Table | None = None
             if rows:
                 messages = _unique(m for r in rows for m in messages_of(r))
                 graph = self._resolve(messages)
@@ -102,6 +108,11 @@ class Loader:
                 self.intake.mark_loaded([r.seq for r in rows], _now())
             moved = mirror_identities(self.engine, self.store)
             consents = mirror_consents(self.engine, self.state, moved)
+            for hook in self.batch_hooks:
+                try:
+                    hook(table)
+                except Exception:  # a hook must never stop loading; the log says why
+                    log.exception("loader hook %r failed", hook)
             self._purge()
         if rows:
             log.info("loaded %d requests, %d events (%d new)", len(rows), len(messages), inserted)

@@ -232,6 +232,11 @@ class OutboxStore:
             row = conn.execute(select(outbox).where(outbox.c.idempotency_key == key)).first()
         return dict(row._mapping) if row is not None else None
 
+    def by_provider_id(self, provider_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(outbox).where(outbox.c.provider_id == provider_id)).first()
+        return dict(row._mapping) if row is not None else None
+
     def messages(
         self, campaign_id: str | None = None, status: str | None = None, limit: int = 1000
     ) -> list[dict[str, Any]]:
