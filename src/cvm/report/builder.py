@@ -10,6 +10,7 @@ import plotly.offline
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from cvm.report.model import ReportContext, Section
+from cvm.report.predict_section import predict_section
 from cvm.report.segments_section import segments_section
 from cvm.report.value_section import kpi_section, value_section
 from cvm.value.summaries import last_transaction_date
@@ -18,7 +19,12 @@ from cvm.workspace.workspace import Workspace
 SectionBuilder = Callable[[ReportContext], Section | None]
 
 # In loop order. A builder returns None when its stage has not produced data yet.
-SECTION_BUILDERS: list[SectionBuilder] = [kpi_section, value_section, segments_section]
+SECTION_BUILDERS: list[SectionBuilder] = [
+    kpi_section,
+    value_section,
+    predict_section,
+    segments_section,
+]
 
 
 def _environment() -> Environment:
