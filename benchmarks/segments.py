@@ -42,7 +42,7 @@ from segments_data import (  # noqa: E402  (benchmarks/ is on sys.path when run 
 
 from cvm.engine.base import count_rows  # noqa: E402
 from cvm.engine.duckdb_engine import DuckDBEngine  # noqa: E402
-from cvm.segments.compile import compile_segment  # noqa: E402
+from cvm.segments.compile import compile_flags, compile_segment  # noqa: E402
 from cvm.segments.definition import SegmentDefinition  # noqa: E402
 from cvm.segments.membership import refresh_event_driven, refresh_memberships  # noqa: E402
 from cvm.segments.store import SegmentStore  # noqa: E402
@@ -53,13 +53,24 @@ TABLES = ("customers", "events", "transactions", "consents")
 def evaluate(
     engine: DuckDBEngine, store: SegmentStore, names: list[str]
 ) -> tuple[float, dict[str, int]]:
+    """Sizes of all segments from ONE query (the refresh's evaluation, without writing)."""
     started = time.perf_counter()
-    sizes = {}
+    flags, flag_of = compile_flags({n: store.resolve(n) for n in names}, store.context(AS_OF))
+    counts = [
+        exp.Filter(this=exp.Count(this=exp.Star()), expression=exp.Where(this=exp.column(f))).as_(f)
+        for f in flag_of.values()
+    ]
+    row = engine.fetch_rows(exp.select(*counts).from_(flags.subquery("flags")))[0]
+    return time.perf_counter() - started, {n: int(v) for n, v in zip(flag_of, row, strict=True)}  # type: ignore[call-overload]
+
+
+def evaluate_one_by_one(engine: DuckDBEngine, store: SegmentStore, names: list[str]) -> float:
+    """Each segment as its own query (what `cvm segments size` runs), for comparison."""
+    started = time.perf_counter()
     for name in names:
         query = compile_segment(store.resolve(name), store.context(AS_OF))
-        count = exp.select(exp.Count(this=exp.Star())).from_(query.subquery("members"))
-        sizes[name] = int(engine.fetch_scalar(count) or 0)  # type: ignore[call-overload]
-    return time.perf_counter() - started, sizes
+        engine.fetch_scalar(exp.select(exp.Count(this=exp.Star())).from_(query.subquery("m")))
+    return time.perf_counter() - started
 
 
 def pandas_run(
@@ -97,6 +108,7 @@ def main() -> None:
     parser.add_argument("--segments", type=int, default=50)
     parser.add_argument("--data-dir", type=Path, default=ROOT / "benchmarks" / "data" / "segments")
     parser.add_argument("--output", type=Path, default=None, help="write the markdown results here")
+    parser.add_argument("--one-by-one", action="store_true", help="also time one query per segment")
     parser.add_argument(
         "--threads", type=int, default=None, help="DuckDB threads (default: all cores)"
     )
@@ -112,7 +124,12 @@ def main() -> None:
     print("rows:", counts, flush=True)
 
     eval_seconds, sizes = evaluate(engine, store, names)
-    print(f"evaluate {len(names)} segments: {eval_seconds:.2f} s", flush=True)
+    print(f"evaluate {len(names)} segments in one query: {eval_seconds:.2f} s", flush=True)
+    separate_seconds = evaluate_one_by_one(engine, store, names) if args.one_by_one else None
+    if separate_seconds is not None:
+        print(
+            f"evaluate {len(names)} segments one query each: {separate_seconds:.2f} s", flush=True
+        )
     for table in ("segment_membership", "segment_membership_history", "segment_transitions"):
         engine.execute(f"DROP TABLE IF EXISTS {table}")
     first = refresh_memberships(engine, names, AS_OF, store=store)
@@ -139,6 +156,7 @@ def main() -> None:
     sub_store.save_many([SegmentDefinition.model_validate(d) for d in definitions], replace=True)
     sub_counts = {t: int(sub.fetch_scalar(count_rows(t)) or 0) for t in TABLES}  # type: ignore[call-overload]
     sub_eval, sub_sizes = evaluate(sub, sub_store, names)
+    sub_refresh = refresh_memberships(sub, names, AS_OF, store=sub_store).seconds
     pandas_seconds, pandas_prepare, pandas_members = pandas_run(sub, sub_store, names)
     mismatches = [n for n in names if len(pandas_members[n]) != sub_sizes[n]]
     for name in names:
@@ -156,6 +174,7 @@ def main() -> None:
         "rows": counts,
         "segments": len(names),
         "evaluate_s": eval_seconds,
+        "evaluate_one_by_one_s": separate_seconds,
         "refresh_first_s": first.seconds,
         "refresh_next_s": second.seconds,
         "next_day_moves": moved,
@@ -163,6 +182,7 @@ def main() -> None:
         "live_segments": len(live.segments),
         "subset_rows": sub_counts,
         "subset_duckdb_s": sub_eval,
+        "subset_duckdb_refresh_s": sub_refresh,
         "subset_pandas_s": pandas_seconds,
         "subset_pandas_prepare_s": pandas_prepare,
         "pandas_extrapolated_s": pandas_seconds * scale,

@@ -137,7 +137,7 @@ def subset_warehouse(directory: Path, full: Path, customers: int) -> Path:
 def benchmark_segments(count: int) -> list[dict[str, Any]]:
     """``count`` definitions cycling through every node kind, alone and combined."""
     leaves: list[dict[str, Any]] = [
-        {"kind": "profile", "field": "clv", "op": "gte", "value": 300},
+        {"kind": "profile", "field": "clv", "op": "gte", "value": 100},
         {"kind": "profile", "field": "churn_propensity", "op": "between", "value": [0.6, 0.9]},
         {"kind": "profile", "field": "country", "op": "in", "value": ["DE", "FR", "NL"]},
         {"kind": "profile", "field": "email", "op": "contains", "value": "user1"},

@@ -1,11 +1,10 @@
 """Behaviour conditions (events, messages, purchases, consent) as per-customer aggregates.
 
 Each such leaf becomes an `Aggregate`: which rows of which table count, one aggregate over a
-customer's rows, a test on it, and whether a customer with no rows passes. The compiler turns
-it into ``customer_id IN (… GROUP BY customer_id HAVING test)`` — or ``NOT IN (… HAVING NOT
-test)`` when having no rows passes (``at most 2``, ``spend < 100``, opt-out consent) — an
-uncorrelated semi/anti-join that DuckDB and Spark run as one hash join per condition. `explain`
-computes the same aggregate for one customer, so its numbers are the compiler's numbers.
+customer's rows, a test on it, and whether a customer with no rows passes (``at most 2``,
+``spend < 100``, opt-out consent). `cvm.segments.plan` computes all the aggregates of a query on
+one table in one grouped scan; `explain` computes the same aggregate for one customer, so its
+numbers are the compiler's numbers.
 
 Engagement events (documented in docs/segments.md): ``received`` counts ``message_sent`` and
 ``message_delivered`` (with ``channel`` set) or ``<channel>_sent`` / ``<channel>_delivered``;
@@ -23,7 +22,7 @@ from typing import Any
 
 import sqlglot.expressions as exp
 
-from cvm.segments.context import C360_ALIAS, CompileContext
+from cvm.segments.context import CompileContext
 from cvm.segments.definition import (
     ConsentCondition,
     EventCondition,
@@ -41,7 +40,7 @@ from cvm.segments.predicates import (
     number_literal,
     timestamp_literal,
     two_valued,
-    window_predicate,
+    window_conditions,
 )
 
 ENGAGEMENT_VERBS: dict[str, tuple[str, ...]] = {
@@ -94,6 +93,13 @@ class Aggregate:
     value: exp.Expr
     test: Callable[[exp.Expr], exp.Expr]
     empty_passes: bool
+    # Event names the rows can have (None: any), so a shared scan can skip the others.
+    names: list[str] | None = None
+    # When ``value`` counts distinct keys: (key, extra row condition), for the plan.
+    distinct: tuple[exp.Expr, exp.Expr | None] | None = None
+    # The value of a customer without matching rows (test(empty) == empty_passes); None when
+    # it cannot stand for "no rows" (consent), which then counts the rows too.
+    empty_value: exp.Expr | None = None
 
 
 def col(name: str) -> exp.Column:
@@ -101,22 +107,15 @@ def col(name: str) -> exp.Column:
 
 
 def member_predicate(agg: Aggregate, ctx: CompileContext) -> exp.Expr:
-    """``c.customer_id [NOT] IN (SELECT customer_id … GROUP BY customer_id HAVING …)``."""
-    having = two_valued(agg.test(agg.value))
-    if agg.empty_passes:
-        having = exp.not_(having, copy=False)
-    known = exp.not_(exp.Is(this=col("customer_id"), expression=exp.null()), copy=False)
-    where = [known, *agg.filters, *ctx.restriction(col("customer_id"))]
-    # Fresh nodes everywhere, so the builders may skip their defensive copies (copy=False).
-    sub = (
-        exp.select(col("customer_id"), copy=False)
-        .from_(exp.to_table(ctx.table(agg.table)), copy=False)
-        .where(exp.and_(*where, copy=False), copy=False)
-        .group_by(col("customer_id"), copy=False)
-        .having(having, copy=False)
-    )
-    inside = exp.column("customer_id", table=C360_ALIAS).isin(query=sub, copy=False)
-    return exp.not_(inside, copy=False) if agg.empty_passes else inside
+    """The test on the customer's aggregate; a customer without matching rows has the empty
+    value (0 for counts and sums, NULL for times), or, for consent, ``empty_passes``."""
+    value = ctx.plan.aggregate(agg.table, agg.filters, agg.value, agg.names, agg.distinct)
+    if agg.empty_value is not None:
+        return two_valued(agg.test(exp.func("COALESCE", value, agg.empty_value)))
+    rows = ctx.plan.aggregate(agg.table, agg.filters, exp.Count(this=exp.Star()), agg.names)
+    empty = exp.func("COALESCE", rows, exp.Literal.number(0)).eq(exp.Literal.number(0))
+    passes = exp.Boolean(this=agg.empty_passes)
+    return exp.Case(ifs=[exp.If(this=empty, true=passes)], default=two_valued(agg.test(value)))
 
 
 def count_test(op: str, target: float | int | list[float | int]) -> Callable[[exp.Expr], exp.Expr]:
@@ -160,7 +159,7 @@ def _event_rows(
     if node.channel is not None:
         filters.append(col("channel").eq(exp.Literal.string(node.channel)))
     window = None if isinstance(node, EventTimeCondition) else node.window
-    filters.append(window_predicate(col("occurred_at"), window, ctx.as_of))
+    filters += window_conditions(col("occurred_at"), window, ctx.as_of)
     return filters + property_filters(node.where, ctx)
 
 
@@ -171,6 +170,8 @@ def event_aggregate(node: EventCondition, ctx: CompileContext) -> Aggregate:
         value=exp.Count(this=exp.Star()),
         test=count_test(node.op, node.times),
         empty_passes=zero_passes(node.op, node.times),
+        names=[node.name],
+        empty_value=exp.Literal.number(0),
     )
 
 
@@ -181,6 +182,8 @@ def not_performed_aggregate(node: NotPerformedCondition, ctx: CompileContext) ->
         value=exp.Count(this=exp.Star()),
         test=count_test("exactly", 0),
         empty_passes=True,
+        names=[node.name],
+        empty_value=exp.Literal.number(0),
     )
 
 
@@ -193,6 +196,8 @@ def event_time_aggregate(node: EventTimeCondition, ctx: CompileContext) -> Aggre
         value=extreme,
         test=lambda v: cutoff_predicate(v, node.op, node.date, node.days_ago, ctx.as_of),
         empty_passes=False,
+        names=[node.name],
+        empty_value=exp.null(),
     )
 
 
@@ -200,7 +205,7 @@ def _purchase_rows(
     node: PurchaseCondition | PurchaseTimeCondition, ctx: CompileContext
 ) -> list[exp.Expr]:
     window = node.window if isinstance(node, PurchaseCondition) else None
-    filters = [window_predicate(col("occurred_at"), window, ctx.as_of)]
+    filters = window_conditions(col("occurred_at"), window, ctx.as_of)
     if node.category:
         filters.append(col("category").isin(*(exp.Literal.string(c) for c in node.category)))
     if node.product:
@@ -218,7 +223,9 @@ def purchase_aggregate(node: PurchaseCondition, ctx: CompileContext) -> Aggregat
     if node.measure == "count":
         order = exp.If(this=not_return(), true=col("transaction_id"))
         value = exp.Count(this=exp.Distinct(expressions=[order]))
+        distinct: tuple[exp.Expr, exp.Expr | None] | None = (col("transaction_id"), not_return())
     else:
+        distinct = None
         column = "amount" if node.measure == "spend" else "quantity"
         total = exp.cast(exp.Sum(this=col(column)), "DOUBLE")
         value = exp.func("COALESCE", total, number_literal(0.0))
@@ -228,6 +235,8 @@ def purchase_aggregate(node: PurchaseCondition, ctx: CompileContext) -> Aggregat
         value=value,
         test=count_test(node.op, node.value),
         empty_passes=zero_passes(node.op, node.value),
+        distinct=distinct,
+        empty_value=exp.Literal.number(0),
     )
 
 
@@ -240,6 +249,7 @@ def purchase_time_aggregate(node: PurchaseTimeCondition, ctx: CompileContext) ->
         value=extreme,
         test=lambda v: cutoff_predicate(v, node.op, node.date, node.days_ago, ctx.as_of),
         empty_passes=False,
+        empty_value=exp.null(),
     )
 
 
@@ -258,17 +268,25 @@ def message_aggregate(node: MessageCondition, ctx: CompileContext) -> Aggregate:
     generic_match: exp.Expr = name.isin(*(exp.Literal.string(n) for n in generic))
     if node.channel is not None:
         generic_match = exp.and_(generic_match, col("channel").eq(exp.Literal.string(node.channel)))
-    names = exp.or_(exp.paren(generic_match), name.isin(*(exp.Literal.string(n) for n in prefixed)))
+    matches = exp.or_(
+        exp.paren(generic_match), name.isin(*(exp.Literal.string(n) for n in prefixed))
+    )
     message_id = exp.JSONExtractScalar(
         this=col("properties"), expression=exp.Literal.string(json_path("message_id"))
     )
     key = exp.func("COALESCE", message_id, col("event_id"))
     return Aggregate(
         table="events",
-        filters=[exp.paren(names), window_predicate(col("occurred_at"), node.window, ctx.as_of)],
+        filters=[
+            exp.paren(matches),
+            *window_conditions(col("occurred_at"), node.window, ctx.as_of),
+        ],
         value=exp.Count(this=exp.Distinct(expressions=[key])),
         test=count_test(node.op, node.times),
         empty_passes=zero_passes(node.op, node.times),
+        names=generic + prefixed,
+        distinct=(key.copy(), None),
+        empty_value=exp.Literal.number(0),
     )
 
 

@@ -71,7 +71,7 @@ def compile_condition(
             operand = profile_operand(node.field, catalog)
             return compare(operand, typ, node.op, node.value, ctx.as_of)
         case TopCondition():
-            return top_predicate(node)
+            return top_predicate(node, ctx)
         case EventCondition():
             return behaviour.member_predicate(behaviour.event_aggregate(node, ctx), ctx)
         case NotPerformedCondition():
@@ -113,34 +113,15 @@ def compile_condition(
             assert_never(node)
 
 
-def top_predicate(node: TopCondition) -> exp.Expr:
+def top_predicate(node: TopCondition, ctx: CompileContext) -> exp.Expr:
     """Rank (ties share the lowest rank) ≤ ⌈share · n⌉ among customers with a value.
 
     The share is cast to DECIMAL so ``0.01 · 1000`` is exactly 10 (in binary floating point
     it is 10.000000000000002, whose ceiling would admit an 11th customer).
     """
-    value = exp.column(node.field, quoted=True)
-    ranked = (
-        exp.select(
-            exp.column("customer_id"),
-            exp.Window(
-                this=exp.Rank(),
-                order=exp.Order(expressions=[exp.Ordered(this=value, desc=True)]),
-                over="OVER",
-            ).as_("value_rank"),
-            exp.Window(this=exp.Count(this=value.copy()), over="OVER").as_("ranked"),
-        )
-        .from_(exp.to_table(CUSTOMER_360_VIEW))
-        .where(exp.not_(exp.Is(this=value, expression=exp.null())))
-    )
+    rank, ranked = ctx.plan.rank(node.field)
     share = exp.cast(exp.Literal.string(repr(float(node.share))), "DECIMAL(18,9)")
-    limit = exp.Ceil(this=exp.Mul(this=share, expression=exp.column("ranked")))
-    top = (
-        exp.select("customer_id")
-        .from_(ranked.subquery("ranked_customers"))
-        .where(exp.column("value_rank") <= limit)
-    )
-    return customer_column("customer_id").isin(query=top)
+    return two_valued(rank <= exp.Ceil(this=exp.Mul(this=share, expression=ranked)))
 
 
 def location_predicate(node: LocationCondition) -> exp.Expr:
@@ -168,19 +149,38 @@ def random_predicate(node: RandomBucket, dialect: str) -> exp.Expr:
     return exp.and_(exp.paren(bucket) >= low, exp.paren(bucket.copy()) < high)
 
 
+def _from_customers(ctx: CompileContext, *columns: exp.Expr) -> exp.Select:
+    """``SELECT columns FROM customer_360 AS c LEFT JOIN <the plan's aggregates and ranks>``."""
+    query = exp.select(*columns).from_(exp.to_table(CUSTOMER_360_VIEW).as_(C360_ALIAS))
+    restriction = ctx.restriction(exp.column("customer_id"))
+    for subquery, alias in ctx.plan.joins(dict(ctx.tables), restriction, CUSTOMER_360_VIEW):
+        on = exp.column("customer_id", table=alias).eq(customer_column("customer_id"))
+        query = query.join(subquery, on=on, join_type="left", copy=False)
+    return query
+
+
 def compile_segment(
     node: Node, ctx: CompileContext, catalog: FieldCatalog | None = None
 ) -> exp.Select:
-    """``SELECT c.customer_id FROM customer_360 AS c WHERE <rule>`` (one row per member)."""
-    where = [
-        compile_condition(node, ctx, catalog),
-        *ctx.restriction(customer_column("customer_id")),
-    ]
-    return (
-        exp.select(customer_column("customer_id"))
-        .from_(exp.to_table(CUSTOMER_360_VIEW).as_(C360_ALIAS))
-        .where(exp.and_(*where, copy=False), copy=False)
-    )
+    """``SELECT c.customer_id FROM customer_360 AS c … WHERE <rule>`` (one row per member)."""
+    ctx = ctx.fresh()
+    predicate = compile_condition(node, ctx, catalog)
+    where = [predicate, *ctx.restriction(customer_column("customer_id"))]
+    query = _from_customers(ctx, customer_column("customer_id"))
+    return query.where(exp.and_(*where, copy=False), copy=False)
+
+
+def compile_flags(
+    nodes: dict[str, Node], ctx: CompileContext, catalog: FieldCatalog | None = None
+) -> tuple[exp.Select, dict[str, str]]:
+    """One row per customer with a true/false column per node: many segments in one query,
+    sharing every scan. Returns the query and node key → column name (``f0``, ``f1``, …)."""
+    ctx = ctx.fresh()
+    names = {key: f"f{i}" for i, key in enumerate(nodes)}
+    flags = [compile_condition(n, ctx, catalog).as_(names[k]) for k, n in nodes.items()]
+    query = _from_customers(ctx, customer_column("customer_id"), *flags)
+    restriction = ctx.restriction(customer_column("customer_id"))
+    return (query.where(exp.and_(*restriction), copy=False) if restriction else query), names
 
 
 def make_context(

@@ -12,6 +12,7 @@ import sqlglot.expressions as exp
 
 from cvm.core.errors import UserInputError
 from cvm.segments.definition import Node
+from cvm.segments.plan import AggregatePlan
 
 ConsentPolicy = Literal["opt_in", "opt_out"]
 C360_ALIAS = "c"
@@ -40,6 +41,12 @@ class CompileContext:
     stack: tuple[str, ...] = ()
     # Logical table → the table to read instead (live refresh reads a few customers' rows).
     tables: Mapping[str, str] = field(default_factory=dict)
+    # Aggregates and ranks the compiled predicates refer to (shared by referenced segments).
+    plan: AggregatePlan = field(default_factory=AggregatePlan)
+
+    def fresh(self) -> CompileContext:
+        """The same settings with an empty plan: one plan per emitted query."""
+        return replace(self, plan=AggregatePlan())
 
     def table(self, name: str) -> str:
         return self.tables.get(name, name)

@@ -16,7 +16,7 @@ import sqlglot.expressions as exp
 from cvm.core.errors import CvmError, NotFoundError
 from cvm.profiles.contract import CUSTOMER_360_VIEW
 from cvm.segments import behaviour
-from cvm.segments.compile import compile_condition, compile_segment, customer_column
+from cvm.segments.compile import compile_flags, compile_segment, customer_column
 from cvm.segments.context import C360_ALIAS, CompileContext
 from cvm.segments.definition import AllOf, AnyOf, Leaf, Node, Not, children, leaves
 from cvm.segments.describe import describe_leaf
@@ -94,10 +94,11 @@ class Explainer:
 
     def verdicts(self, rule: Node) -> None:
         """Every leaf's predicate for this customer, in one query (path → met)."""
-        found = list(leaves(rule, "rule"))
-        columns = [compile_condition(node, self.ctx, self.catalog) for _, node in found]
-        values = self.scalar(*columns) if columns else ()
-        self._met = {path: bool(v) for (path, _), v in zip(found, values, strict=True)}
+        found: dict[str, Node] = dict(leaves(rule, "rule"))
+        query, _ = compile_flags(found, self.ctx, self.catalog)
+        rows = self.store.engine.fetch_rows(query)  # customer_id, then one flag per leaf
+        values = rows[0][1:] if rows else tuple(False for _ in found)
+        self._met = {path: bool(v) for path, v in zip(found, values, strict=True)}
 
     def explain(self, node: Node, path: str) -> NodeExplanation:
         if isinstance(node, AllOf | AnyOf | Not):

@@ -25,9 +25,10 @@ import sqlglot.expressions as exp
 from cvm.core.errors import ConflictError
 from cvm.engine.base import Engine
 from cvm.segments.classify import Schedule, classify
-from cvm.segments.compile import compile_segment
+from cvm.segments.compile import compile_flags
 from cvm.segments.context import CompileContext, utc_naive
-from cvm.segments.fields import field_catalog
+from cvm.segments.definition import Node
+from cvm.segments.fields import FieldCatalog, field_catalog
 from cvm.segments.predicates import timestamp_literal
 from cvm.segments.store import SegmentStore
 from cvm.segments.tables import (
@@ -38,6 +39,7 @@ from cvm.segments.tables import (
 )
 
 NEW, ENTERED, EXITED = "_cvm_segment_new", "_cvm_segment_entered", "_cvm_segment_exited"
+FLAGS = "_cvm_segment_flags"
 LIVE_TABLES = {
     "events": "_cvm_live_events",
     "transactions": "_cvm_live_transactions",
@@ -113,14 +115,22 @@ def _same_pair(table: str, target: str) -> exp.Exists:
 
 
 def _reconcile(
-    engine: Engine, queries: dict[str, exp.Select], ctx: CompileContext, refresh_id: str
+    engine: Engine,
+    nodes: dict[str, Node],
+    ctx: CompileContext,
+    refresh_id: str,
+    catalog: FieldCatalog,
 ) -> dict[str, tuple[int, int, int]]:
     """Diff new members of a group of segments against the current ones (only for
     ``ctx.customer_ids`` when given); returns (members, entered, exited) per segment."""
-    names = [exp.Literal.string(n) for n in queries]
+    names = [exp.Literal.string(n) for n in nodes]
+    flags, flag_of = compile_flags(nodes, ctx, catalog)
+    engine.execute(_temp(FLAGS, flags))
     pairs = [
-        exp.select(exp.Literal.string(name).as_("segment"), "customer_id").from_(q.subquery("m"))
-        for name, q in queries.items()
+        exp.select(exp.Literal.string(name).as_("segment"), "customer_id")
+        .from_(FLAGS)
+        .where(exp.column(flag_of[name]))
+        for name in nodes
     ]
     new: exp.Expr = pairs[0]
     for pair in pairs[1:]:
@@ -170,7 +180,7 @@ def _reconcile(
         .group_by("segment")
         for t in (NEW, ENTERED, EXITED)
     ]
-    counts = {name: [0, 0, 0] for name in queries}
+    counts = {name: [0, 0, 0] for name in nodes}
     for source, segment, n in engine.fetch_rows(exp.union(*counted, distinct=False)):
         counts[str(segment)][(NEW, ENTERED, EXITED).index(str(source))] = int(n)  # type: ignore[call-overload]
     return {name: (c[0], c[1], c[2]) for name, c in counts.items()}
@@ -191,21 +201,17 @@ def _refresh(
     _check_forward(engine, names, ctx.as_of)
     started = time.perf_counter()
     with _transaction(engine):
-        # Segments go in groups: one statement evaluates a whole group (the engine overlaps
-        # their scans) while the temporary tables stay a bounded size.
+        # One query evaluates a whole group, reading each table once for all its conditions
+        # (cvm.segments.plan); groups bound the width of that query and of its scans.
         for first in range(0, len(names), group_size):
-            group = names[first : first + group_size]
-            queries = {
-                n: compile_segment(store.resolve(n), ctx.entering(n), catalog) for n in group
-            }
-            for name, (members, entered, exited) in _reconcile(
-                engine, queries, ctx, refresh_id
-            ).items():
+            nodes = {n: store.resolve(n) for n in names[first : first + group_size]}
+            changes = _reconcile(engine, nodes, ctx, refresh_id, catalog)
+            for name, (members, entered, exited) in changes.items():
                 report.segments.append(
                     SegmentRefresh(name, schedules[name], members, entered, exited)
                 )
     report.seconds = time.perf_counter() - started
-    for table in (NEW, ENTERED, EXITED):
+    for table in (FLAGS, NEW, ENTERED, EXITED):
         engine.execute(f"DROP TABLE IF EXISTS {table}")
     return report
 
@@ -220,7 +226,7 @@ def refresh_memberships(
     as_of: dt.datetime | None = None,
     *,
     store: SegmentStore | None = None,
-    group_size: int = 10,
+    group_size: int = 60,
 ) -> RefreshReport:
     """Re-evaluate ``segments`` (default: all stored) for every customer at ``as_of``."""
     store = store or SegmentStore(engine)

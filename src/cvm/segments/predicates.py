@@ -145,8 +145,10 @@ def _is_set(operand: exp.Expr, typ: LogicalType) -> exp.Expr:
     return two_valued(present)
 
 
-def window_predicate(moment: exp.Expr, window: Window | None, as_of: dt.datetime) -> exp.Expr:
-    """``moment`` falls in ``window`` (see `Window`) and never after ``as_of``."""
+def window_conditions(
+    moment: exp.Expr, window: Window | None, as_of: dt.datetime
+) -> list[exp.Expr]:
+    """``moment`` falls in ``window`` (see `Window`) and never after ``as_of``, as conjuncts."""
     parts: list[exp.Expr] = [moment <= timestamp_literal(as_of)]
     if window is not None:
         if window.days is not None:
@@ -162,7 +164,7 @@ def window_predicate(moment: exp.Expr, window: Window | None, as_of: dt.datetime
         if window.to is not None:
             end_exclusive = midnight(window.to + dt.timedelta(days=1))
             parts.append(moment < timestamp_literal(end_exclusive))
-    return exp.and_(*parts, copy=False)
+    return parts
 
 
 def cutoff_predicate(
