@@ -44,7 +44,7 @@ unit: $(STAMP) system-deps
 test: lint typecheck layers unit
 
 lock:
-	uv pip compile pyproject.toml --extra dev -o $(LOCK) --python-version 3.11
+	uv pip compile pyproject.toml --extra dev --extra spark -o $(LOCK) --python-version 3.11
 
 clean:
 	rm -rf $(VENV) demo-workspace .pytest_cache .mypy_cache .ruff_cache
