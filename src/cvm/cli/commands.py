@@ -17,6 +17,7 @@ from cvm.cli import (
     run_cmds,
     segments_cmds,
     serve_cmds,
+    users_cmds,
     workspace_cmds,
 )
 
@@ -44,3 +45,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(decide_cmds.app, name="decide")
     app.add_typer(decide_cmds.offers_app, name="offers")
     app.add_typer(campaigns_cmds.app, name="campaigns")
+    app.add_typer(users_cmds.users_app, name="users")

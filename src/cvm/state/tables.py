@@ -328,3 +328,43 @@ campaign_cursors = Table(
     Column("value", String(200), nullable=False),
     Column("updated_at", DateTime, nullable=False),
 )
+
+# --- Dashboard users, sessions and the audit log (migration 0004) --------------------------
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("username", String(100), nullable=False, unique=True),
+    # argon2id hash (argon2-cffi): a password is a low-entropy secret, so a slow hash.
+    Column("password_hash", String(200), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("disabled_at", DateTime),
+    Column("last_login_at", DateTime),
+    # Lockout: `failed_logins` consecutive failures; `locked_until` set at the threshold.
+    Column("failed_logins", Integer, nullable=False, server_default="0"),
+    Column("locked_until", DateTime),
+)
+
+user_sessions = Table(
+    "user_sessions",
+    metadata,
+    # SHA-256 of the random session id in the cookie: a stolen table opens no session.
+    Column("id_hash", String(64), primary_key=True),
+    Column("user_id", String(32), nullable=False, index=True),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Column("last_seen_at", DateTime, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime, nullable=False, index=True),
+    Column("actor", String(100), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(300)),
+    Column("detail", JSON),
+)
