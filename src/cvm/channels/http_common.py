@@ -39,6 +39,9 @@ def post(
     except (httpx.TimeoutException, httpx.TransportError) as err:
         return SendResult("temporary_error", detail=f"{type(err).__name__}: {short(err)}")
     status = classify_http(response.status_code)
+    if response.status_code == 401:
+        # Our credentials, not the message: retried (with back-off) while someone fixes them.
+        status = "temporary_error"
     if status == "sent":
         try:
             provider_id = read_id(response)
