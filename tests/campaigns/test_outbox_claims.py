@@ -119,7 +119,9 @@ def test_waiting_message_needs_the_watermark_past_its_time(store: OutboxStore) -
     lease = late + dt.timedelta(minutes=1)
     assert [r["idempotency_key"] for r in store.claim("w", 10, late, lease, None)] == ["key-00002"]
     assert store.claim("w", 10, late, lease, due - dt.timedelta(seconds=1)) == []
-    assert [r["idempotency_key"] for r in store.claim("w", 10, late, lease, due)] == ["key-00001"]
+    assert store.claim("w", 10, late, lease, due) == []  # strictly after the due time
+    after = due + dt.timedelta(microseconds=1)
+    assert [r["idempotency_key"] for r in store.claim("w", 10, late, lease, after)] == ["key-00001"]
 
 
 def test_a_cancelling_event_after_the_trigger_cancels(store: OutboxStore) -> None:

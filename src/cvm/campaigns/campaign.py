@@ -31,7 +31,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from cvm.channels.registry import CHANNELS
 from cvm.core.errors import UserInputError
@@ -49,9 +57,14 @@ def parse_duration(value: object) -> dt.timedelta:
     if isinstance(value, int | float):
         return dt.timedelta(seconds=float(value))
     match = _DURATION.match(str(value))
-    if not match:
-        raise ValueError(f"{value!r} is not a duration; write e.g. 90s, 30m, 1h, 2d or 1w")
-    return dt.timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    if match:
+        return dt.timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    try:  # ISO 8601 (PT1H), as stored definitions spell it
+        return TypeAdapter(dt.timedelta).validate_python(value)
+    except ValidationError:
+        raise ValueError(
+            f"{value!r} is not a duration; write e.g. 90s, 30m, 1h, 2d or 1w"
+        ) from None
 
 
 Duration = Annotated[dt.timedelta, Field(ge=dt.timedelta(0))]

@@ -128,7 +128,7 @@ def fire(ws: Workspace, campaign: Campaign, fired: Sequence[Fired]) -> dict[str,
     """Enqueue a triggered campaign's messages for these customers (see the module doc)."""
     trigger = campaign.trigger
     assert trigger is not None
-    now = utc_naive(None)
+    now = _precise_now()
     first: dict[str, Fired] = {}
     for f in sorted(fired, key=lambda f: f.at):
         first.setdefault(f.customer_id, f)
@@ -212,7 +212,7 @@ class TriggerEvaluator:
         return self._campaigns
 
     def on_batch(self, table: pa.Table | None) -> dict[str, int]:
-        started = utc_naive(None)
+        started = _precise_now()
         counts = {"fired": 0, "queued": 0, "cancelled": 0}
         events = _events(table) if table is not None and table.num_rows else []
         if events:
@@ -262,6 +262,11 @@ class TriggerEvaluator:
         result = fire(self.ws, campaign, fired)
         counts["fired"] += result["fired"]
         counts["queued"] += result["queued"]
+
+
+def _precise_now() -> dt.datetime:
+    # Microseconds matter: the watermark is compared with due times set a moment earlier.
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def _events(table: pa.Table) -> list[dict[str, Any]]:
