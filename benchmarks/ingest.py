@@ -118,10 +118,12 @@ def run_cvm(path: str, workdir: str, memory_limit: str, queue: Any) -> None:
     ws.close()
     from cvm.workspace import open_workspace
 
+    steps = time_steps()
     with PeakRss() as rss, open_workspace(Path(workdir) / "ws") as ws:
         began = time.perf_counter()
         result = ingest(ws, "transactions", Path(path), mapping=parse_mapping(MAPPING))
         seconds = time.perf_counter() - began
+        first_steps = dict(steps)
         began = time.perf_counter()
         again = ingest(ws, "transactions", Path(path), mapping=parse_mapping(MAPPING))
         reingest_seconds = time.perf_counter() - began
@@ -134,8 +136,42 @@ def run_cvm(path: str, workdir: str, memory_limit: str, queue: Any) -> None:
             "reingest_seconds": reingest_seconds,
             "reingest_inserted": again.inserted,
             "lines_checked": checked,
+            "steps": first_steps,
+            "load": os.getloadavg()[0],
         }
     )
+
+
+STEPS = {
+    "INSERT INTO __cvm_stage": "stage: read, parse, type, check",
+    "INSERT INTO __cvm_late": "duplicates and unknown customers",
+    "INSERT INTO customers": "customer stubs",
+    "INSERT INTO transactions": "merge into transactions",
+    "UPDATE transactions": "merge into transactions",
+}
+
+
+def time_steps() -> dict[str, float]:
+    """Wall time per ingestion step, by wrapping the engine's statement methods."""
+    from cvm.engine.duckdb_engine import DuckDBEngine
+
+    totals: dict[str, float] = {}
+
+    def wrap(method: Any) -> Any:
+        def timed(self: Any, statement: Any, *args: Any, **kwargs: Any) -> Any:
+            began = time.perf_counter()
+            try:
+                return method(self, statement, *args, **kwargs)
+            finally:
+                text = self.render(statement)
+                step = next((v for k, v in STEPS.items() if text.startswith(k)), "other")
+                totals[step] = totals.get(step, 0.0) + time.perf_counter() - began
+
+        return timed
+
+    for name in ("execute", "fetch_scalar", "fetch_rows", "fetch_arrow"):
+        setattr(DuckDBEngine, name, wrap(getattr(DuckDBEngine, name)))
+    return totals
 
 
 def check_lines(ws: Any, path: Path, run_id: str) -> int:
@@ -181,7 +217,13 @@ def run_pandas(path: str, queue: Any) -> None:
         quarantined = int(bad.sum() + duplicate.sum())
         seconds = time.perf_counter() - began
     queue.put(
-        {"seconds": seconds, "peak_rss": rss.peak, "rows": len(df), "quarantined": quarantined}
+        {
+            "seconds": seconds,
+            "peak_rss": rss.peak,
+            "rows": len(df),
+            "quarantined": quarantined,
+            "load": os.getloadavg()[0],
+        }
     )
 
 
@@ -198,7 +240,7 @@ def run_floor(path: str, workdir: str, memory_limit: str, queue: Any) -> None:
         seconds = time.perf_counter() - began
         con.close()
     target.unlink(missing_ok=True)
-    queue.put({"seconds": seconds, "peak_rss": rss.peak})
+    queue.put({"seconds": seconds, "peak_rss": rss.peak, "load": os.getloadavg()[0]})
 
 
 def in_child(target: Any, *args: Any) -> dict[str, Any]:
@@ -232,32 +274,40 @@ def main() -> None:
         )
     size_mb = path.stat().st_size / 1e6
     args.work_dir.mkdir(parents=True, exist_ok=True)
+    # Interleaved, so that load from other work on the machine hits all three alike.
+    floor = in_child(run_floor, str(path), str(args.work_dir), args.memory_limit)
+    pandas = None if args.skip_pandas else in_child(run_pandas, str(path))
     cvm = in_child(run_cvm, str(path), str(args.work_dir), args.memory_limit)
     res = cvm["result"]
     rate = res["read"] / cvm["seconds"]
+
+    def row(name: str, run: dict[str, Any], rows: int) -> str:
+        return (
+            f"| {name} | {run['seconds']:.1f} | {rows / run['seconds']:,.0f} | "
+            f"{run['peak_rss'] / 2**30:.2f} GiB | {run['load']:.1f} |"
+        )
+
     lines = [
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         f"file: {args.rows:,} rows, {size_mb:,.0f} MB, seed {args.seed}; DuckDB memory_limit {args.memory_limit}",
         "",
-        "| | seconds | rows/s | peak RSS |",
-        "|---|---:|---:|---:|",
-        f"| cvm ingest (validation on) | {cvm['seconds']:.1f} | {rate:,.0f} | {cvm['peak_rss'] / 2**30:.2f} GiB |",
+        "| | seconds | rows/s | peak RSS | load avg (1 min) after |",
+        "|---|---:|---:|---:|---:|",
+        row("cvm ingest (validation on)", cvm, res["read"]),
+        row("floor: DuckDB `CREATE TABLE AS read_csv`, no validation", floor, args.rows),
     ]
-    floor = in_child(run_floor, str(path), str(args.work_dir), args.memory_limit)
-    lines.append(
-        f"| floor: DuckDB `CREATE TABLE AS read_csv`, no validation | {floor['seconds']:.1f} | "
-        f"{args.rows / floor['seconds']:,.0f} | {floor['peak_rss'] / 2**30:.2f} GiB |"
-    )
-    if not args.skip_pandas:
-        pandas = in_child(run_pandas, str(path))
+    if pandas is not None:
+        lines.append(row("pandas.read_csv + hand validation", pandas, pandas["rows"]))
         prate = pandas["rows"] / pandas["seconds"]
-        lines.append(
-            f"| pandas.read_csv + hand validation | {pandas['seconds']:.1f} | {prate:,.0f} | {pandas['peak_rss'] / 2**30:.2f} GiB |"
-        )
         lines += [
             "",
             f"cvm / pandas speed ratio: {rate / prate:.2f}x; pandas found {pandas['quarantined']:,} bad rows",
         ]
+    lines += ["", "cvm time by step:", ""]
+    lines += [
+        f"- {step}: {sec:.1f} s"
+        for step, sec in sorted(cvm["steps"].items(), key=lambda kv: -kv[1])
+    ]
     lines += [
         "",
         f"reconciliation: read {res['read']:,} = accepted {res['accepted']:,} + quarantined {res['quarantined']:,}; "

@@ -202,3 +202,13 @@ def test_mixed_line_ends(workspace: Workspace, tmp_path: Path) -> None:
     with pytest.raises(UserInputError, match="mixed"):
         ingest(workspace, "customers", mixed)
     assert workspace.engine.fetch_scalar("SELECT count(*) FROM customers") == 3
+
+
+def test_header_only_file_and_progress_callback(workspace: Workspace, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_text("customer_id,country\n", encoding="utf-8")
+    steps: list[tuple[str, float, float]] = []
+    result = ingest(workspace, "customers", empty, progress=lambda *step: steps.append(step))
+    assert (result.read, result.accepted, result.quarantined, result.inserted) == (0, 0, 0, 0)
+    assert steps[0][0].startswith("reading") and steps[-1][0] == "done"
+    assert workspace.engine.fetch_scalar("SELECT rows_read FROM ingest_runs") == 0

@@ -9,6 +9,8 @@ parser's rejects, and maps row ordinals back to physical line numbers.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -251,6 +253,17 @@ class DuckDBSourceReader:
             # DuckDB keeps the previous line's line feed in front of a CRLF line.
             found[key] = (reason, None if csv_line is None else str(csv_line).strip("\r\n"))
         return found
+
+    @contextmanager
+    def unordered(self) -> Iterator[None]:
+        """Bulk inserts without DuckDB's order-preserving sink: about a third faster here."""
+        before = self.engine.fetch_scalar("SELECT current_setting('preserve_insertion_order')")
+        self.engine.execute("SET preserve_insertion_order = false")
+        try:
+            yield
+        finally:
+            if before:
+                self.engine.execute("SET preserve_insertion_order = true")
 
     def close(self, opened: OpenedSource) -> None:
         if opened.state.get("mode") == "query":

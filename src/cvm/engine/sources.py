@@ -15,6 +15,7 @@ same contract. Nothing here imports an engine library.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -136,6 +137,11 @@ class SourceReader(Protocol):
 
     def close(self, opened: OpenedSource) -> None:
         """Drop the view and anything the reader created for it."""
+        ...
+
+    def unordered(self) -> AbstractContextManager[None]:
+        """A context for the writes after staging, which need not keep rows in scan order
+        (the engine may then insert in parallel). Never used around a scan."""
         ...
 
 

@@ -152,60 +152,62 @@ def ingest_sources(
                 )
             )
         tables.starts = stage_sources(engine, reader, opened, plans, tables.stage, progress)
-        merged = union_plan(plans)
-        if progress:
-            progress("checking keys and customers", 0, 1)
-        load.create_late(engine, tables)
-        load.find_duplicates(engine, merged, tables)
-        load.quarantine_unknown_customers(engine, merged, tables)
-        quarantine.collect_failures(engine, plans, tables, failures)
-        lines, found = quarantine.locate_failures(engine, reader, opened, tables, failures)
-        engine.register_arrow(located, lines)
-        engine.register_arrow(rejects, quarantine.rejects_table(found))
-        registered += [located, rejects]
-        counts = _counts(engine, tables)
-        read = counts["parsed"] + len(found)
-        refused = counts["bad"] + counts["late"] + len(found)
-        reasons = quarantine.failure_reasons(engine, failures, found)
-        loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        if progress:
-            progress("writing", 0, 1)
-        engine.execute(exp.Transaction())
-        try:
-            any_late = counts["late"] > 0
-            created = load.create_customer_stubs(
-                engine, merged, tables, run_id, loaded_at, any_late
-            )
-            inserted, updated = load.merge(engine, merged, tables, run_id, loaded_at, any_late)
-            quarantine.write_quarantine(
-                engine,
-                run_id=run_id,
-                table=target.name,
-                tables=tables,
-                failures=failures,
-                located=located,
-                rejects=rejects,
-                at=loaded_at,
-            )
-            accepted = read - refused
-            result = IngestResult(
-                run_id=run_id,
-                table=target.name,
-                source=_label(sources),
-                read=read,
-                accepted=accepted,
-                quarantined=refused,
-                inserted=inserted,
-                updated=updated,
-                unchanged=accepted - inserted - updated,
-                customers_created=created,
-                reasons=reasons,
-            )
-            _record_run(engine, result, started)
-            engine.execute(exp.Commit())
-        except BaseException:
-            engine.execute(exp.Rollback())
-            raise
+        # Nothing after staging depends on row order, so writes may run in parallel.
+        with reader.unordered():
+            merged = union_plan(plans)
+            if progress:
+                progress("checking keys and customers", 0, 1)
+            load.create_late(engine, tables)
+            load.find_duplicates(engine, merged, tables)
+            load.quarantine_unknown_customers(engine, merged, tables)
+            quarantine.collect_failures(engine, plans, tables, failures)
+            lines, found = quarantine.locate_failures(engine, reader, opened, tables, failures)
+            engine.register_arrow(located, lines)
+            engine.register_arrow(rejects, quarantine.rejects_table(found))
+            registered += [located, rejects]
+            counts = _counts(engine, tables)
+            read = counts["parsed"] + len(found)
+            refused = counts["bad"] + counts["late"] + len(found)
+            reasons = quarantine.failure_reasons(engine, failures, found)
+            loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            if progress:
+                progress("writing", 0, 1)
+            engine.execute(exp.Transaction())
+            try:
+                any_late = counts["late"] > 0
+                created = load.create_customer_stubs(
+                    engine, merged, tables, run_id, loaded_at, any_late
+                )
+                inserted, updated = load.merge(engine, merged, tables, run_id, loaded_at, any_late)
+                quarantine.write_quarantine(
+                    engine,
+                    run_id=run_id,
+                    table=target.name,
+                    tables=tables,
+                    failures=failures,
+                    located=located,
+                    rejects=rejects,
+                    at=loaded_at,
+                )
+                accepted = read - refused
+                result = IngestResult(
+                    run_id=run_id,
+                    table=target.name,
+                    source=_label(sources),
+                    read=read,
+                    accepted=accepted,
+                    quarantined=refused,
+                    inserted=inserted,
+                    updated=updated,
+                    unchanged=accepted - inserted - updated,
+                    customers_created=created,
+                    reasons=reasons,
+                )
+                _record_run(engine, result, started)
+                engine.execute(exp.Commit())
+            except BaseException:
+                engine.execute(exp.Rollback())
+                raise
         if progress:
             progress("done", 1, 1)
         result.seconds = round(time.perf_counter() - clock, 3)
@@ -213,7 +215,7 @@ def ingest_sources(
     finally:
         for name in registered:
             engine.unregister(name)
-        for name in (tables.stage, tables.late, failures):
+        for name in (tables.stage, tables.late, failures, f"{failures}_bad"):
             engine.execute(
                 exp.Drop(tables=[exp.to_table(name, quoted=True)], kind="TABLE", exists=True)
             )
