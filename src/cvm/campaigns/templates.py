@@ -19,6 +19,7 @@ campaign's default language.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -147,6 +148,11 @@ def message_context(
 ) -> dict[str, Any]:
     """The names a template sees (see the module docstring); None values are left out."""
     fields = {k: v for k, v in profile.items() if v is not None}
+    if isinstance(fields.get("traits"), str):  # the JSON column, as a mapping for templates
+        try:
+            fields["traits"] = json.loads(fields["traits"])
+        except ValueError:
+            fields.pop("traits")
     context: dict[str, Any] = dict(fields)
     context["customer"] = fields
     context["products"] = products or []

@@ -41,7 +41,6 @@ from cvm.campaigns.campaign import (
 from cvm.campaigns.launch import candidate_rows, deliver_selection, run_env
 from cvm.campaigns.mirror import mirror_all
 from cvm.decide.contact_policy import next_allowed_send_time
-from cvm.segments.context import utc_naive
 from cvm.state.campaign_store import CampaignRows, entries_of, save_entries
 from cvm.state.message_events import suppressed, write_cursor
 from cvm.state.outbox import OutboxStore
