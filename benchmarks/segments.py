@@ -44,7 +44,11 @@ from cvm.engine.base import count_rows  # noqa: E402
 from cvm.engine.duckdb_engine import DuckDBEngine  # noqa: E402
 from cvm.segments.compile import compile_flags, compile_segment  # noqa: E402
 from cvm.segments.definition import SegmentDefinition  # noqa: E402
-from cvm.segments.membership import refresh_event_driven, refresh_memberships  # noqa: E402
+from cvm.segments.membership import (  # noqa: E402
+    ensure_live_indexes,
+    refresh_event_driven,
+    refresh_memberships,
+)
 from cvm.segments.store import SegmentStore  # noqa: E402
 
 TABLES = ("customers", "events", "transactions", "consents")
@@ -138,6 +142,10 @@ def main() -> None:
     moved = sum(s.entered + s.exited for s in second.segments)
     print(f"refresh (next day, {moved:,} moves): {second.seconds:.2f} s", flush=True)
     assert {s.segment: s.members for s in first.segments} == sizes
+    started = time.perf_counter()
+    ensure_live_indexes(engine)
+    index_seconds = time.perf_counter() - started
+    print(f"live indexes (one-off): {index_seconds:.2f} s", flush=True)
     live_ids = [f"c{i}" for i in (1, 77, 4242, 99_999 % args.customers, args.customers - 1)]
     started = time.perf_counter()
     live = refresh_event_driven(
@@ -179,6 +187,7 @@ def main() -> None:
         "refresh_next_s": second.seconds,
         "next_day_moves": moved,
         "live_s": live_seconds,
+        "live_index_build_s": index_seconds,
         "live_segments": len(live.segments),
         "subset_rows": sub_counts,
         "subset_duckdb_s": sub_eval,

@@ -1,9 +1,11 @@
 """The one compiler: a rule tree → a sqlglot ``SELECT customer_id FROM customer_360 WHERE …``.
 
 Every node becomes a two-valued predicate over one row of ``customer_360 AS c``: profile-like
-leaves read ``c.<column>``; behaviour leaves become uncorrelated semi/anti-joins on their table
-(`cvm.segments.behaviour`); ``all`` / ``any`` / ``not`` become AND / OR / NOT. Values enter as
-sqlglot literals only. The ``match`` in `compile_condition` ends in ``assert_never``: a new
+leaves read ``c.<column>``; behaviour leaves (`cvm.segments.behaviour`) read a per-customer
+aggregate that `cvm.segments.plan` computes, with every other aggregate on the same table, in
+one grouped scan left-joined to ``c``; ``all`` / ``any`` / ``not`` become AND / OR / NOT.
+`compile_flags` compiles many trees into one query (one true/false column each), which is how
+a refresh evaluates 50 segments reading ``events`` once. Values enter as sqlglot literals only. The ``match`` in `compile_condition` ends in ``assert_never``: a new
 node kind fails type checking (mypy) until it is handled here.
 """
 

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import sqlglot.expressions as exp
 
 from cvm.core.errors import UserInputError
-from cvm.segments.compile import compile_segment, customer_column, profile_operand
+from cvm.segments.compile import compile_flags, compile_segment, customer_column, profile_operand
 from cvm.segments.definition import (
     LocationCondition,
     NearCondition,
@@ -140,23 +140,19 @@ def segment_overlap(
     ``materialised`` reads `segment_membership` (the last refresh) instead of evaluating.
     """
     names = list(dict.fromkeys(names))
-    parts: list[exp.Select] = []
     for name in names:
         store.get(name)
-        label = exp.Literal.string(name).as_("segment")
-        if materialised:
-            part = (
-                exp.select(label, "customer_id")
-                .from_(SEGMENT_MEMBERSHIP.name)
-                .where(exp.column("segment").eq(exp.Literal.string(name)))
-            )
-        else:
-            compiled = compile_segment(store.resolve(name), store.context(as_of).entering(name))
-            part = exp.select(label, "customer_id").from_(compiled.subquery("m"))
-        parts.append(part)
+    if not names:
+        return pd.DataFrame(dtype="int64")
+    if not materialised:
+        return _live_overlap(store, names, as_of)
+    parts: list[exp.Select] = [
+        exp.select(exp.Literal.string(name).as_("segment"), "customer_id")
+        .from_(SEGMENT_MEMBERSHIP.name)
+        .where(exp.column("segment").eq(exp.Literal.string(name)))
+        for name in names
+    ]
     matrix = pd.DataFrame(0, index=names, columns=names, dtype="int64")
-    if not parts:
-        return matrix
     union: exp.Expr = parts[0]
     for part in parts[1:]:
         union = exp.union(union, part, distinct=False)
@@ -173,4 +169,22 @@ def segment_overlap(
     pairs = pairs.with_("members", as_=union)
     for a, b, shared in store.engine.fetch_rows(pairs):
         matrix.loc[str(a), str(b)] = int(shared)  # type: ignore[call-overload]
+    return matrix
+
+
+def _live_overlap(store: SegmentStore, names: list[str], as_of: dt.datetime | None) -> pd.DataFrame:
+    """All segments in one query (shared scans), then one count per pair of flags."""
+    flags, flag_of = compile_flags({n: store.resolve(n) for n in names}, store.context(as_of))
+    pairs = [(a, b) for i, a in enumerate(names) for b in names[i:]]
+    counts = [
+        exp.Filter(
+            this=exp.Count(this=exp.Star()),
+            expression=exp.Where(this=exp.and_(exp.column(flag_of[a]), exp.column(flag_of[b]))),
+        )
+        for a, b in pairs
+    ]
+    row = store.engine.fetch_rows(exp.select(*counts).from_(flags.subquery("flags")))[0]
+    matrix = pd.DataFrame(0, index=names, columns=names, dtype="int64")
+    for (a, b), shared in zip(pairs, row, strict=True):
+        matrix.loc[a, b] = matrix.loc[b, a] = int(shared)  # type: ignore[call-overload]
     return matrix
