@@ -68,6 +68,8 @@ class Problem:
             self.offer_max = np.full(n_o, np.inf)
         if self.offer_min is None:
             self.offer_min = np.zeros(n_o)
+        # a minimum above the maximum can only be met up to the maximum
+        self.offer_min = np.minimum(self.offer_min, self.offer_max)
         if self.customer_limit is None:
             self.customer_limit = np.full(self.n_customers, self.k, dtype=np.int64)
 

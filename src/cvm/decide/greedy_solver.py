@@ -16,12 +16,13 @@ dual function
 bounds the optimum from above (with k = 1 it equals the LP bound at the best μ), so every run
 reports a certified gap without solving the LP.
 
-Prices are found in two steps: (1) the exact LP on a deterministic sample of customers with
-every right-hand side scaled by the sample share (the sample's duals estimate the full duals;
-Agrawal, Wang & Ye 2014, "A dynamic near-optimal algorithm for online linear programming",
-Oper. Res. 62, sec. 3); (2) projected subgradient steps on the full problem with the Polyak
-step ``t = θ (L(μ) − LB) / ‖g‖²`` (Polyak 1969; Fisher 1981, eq. 9) on rows scaled to
-right-hand side 1, keeping the μ of the lowest L. The assignment is then greedy by adjusted
+Prices are found in two steps: (1) the exact LP on a deterministic sample of customers of
+about ``SAMPLE_PAIRS`` pairs with every right-hand side scaled by the sample share (the
+sample's duals estimate the full duals; Agrawal, Wang & Ye 2014, "A dynamic near-optimal
+algorithm for online linear programming", Oper. Res. 62, sec. 3) — below that size the sample
+is the whole problem, so the start is the exact LP dual; (2) projected subgradient steps on
+the full problem with the Polyak step ``t = θ (L(μ) − LB) / ‖g‖²`` (Polyak 1969; Fisher 1981,
+eq. 9), θ halved after five steps without progress, keeping the μ of the lowest L. The assignment is then greedy by adjusted
 score in vectorised rounds that never break a constraint (`assign_rounds`), followed by the
 repair of minimum volumes and a fill of left-over capacity by raw score.
 """
@@ -150,14 +151,15 @@ def _sample_duals(problem: Problem, coupling: Coupling) -> FloatArray:
     """Duals of the exact LP on a deterministic customer sample with scaled right-hand sides."""
     from cvm.decide.lp_solver import solve_lp
 
-    share = min(0.25, SAMPLE_PAIRS / max(problem.n_pairs, 1))
+    # Up to SAMPLE_PAIRS pairs the "sample" is the whole problem: exact LP duals.
+    share = min(1.0, SAMPLE_PAIRS / max(problem.n_pairs, 1))
     # Knuth's multiplicative hash of the canonical customer index: deterministic, spread out.
     hashed = (
         (problem.customer.astype(np.uint64) * np.uint64(2654435761)) % np.uint64(2**32)
     ) / 2**32
     keep = hashed < share
-    if keep.sum() < 50:
-        return np.zeros(len(coupling.names))
+    if share >= 1.0:
+        keep[:] = True
     sub = problem.subset(keep)
     frac = len(np.unique(sub.customer)) / max(len(np.unique(problem.customer)), 1)
     assert problem.channel_capacity is not None and problem.offer_max is not None
@@ -176,7 +178,7 @@ def _sample_duals(problem: Problem, coupling: Coupling) -> FloatArray:
 
 
 def find_prices(
-    problem: Problem, iterations: int = 25, theta: float = 1.0
+    problem: Problem, iterations: int = 25, theta: float = 2.0
 ) -> tuple[FloatArray, float, Coupling, BoolArray]:
     """Prices μ of the lowest dual value found, that value (an upper bound), and the best
     feasible greedy assignment met on the way (every iterate on small problems, else the
@@ -188,9 +190,10 @@ def find_prices(
         chosen = inner.choose(problem.score)
         return np.zeros(0), float(problem.score[chosen].sum()), coupling, chosen
     small = problem.n_pairs <= SMALL
-    mu = np.zeros(len(coupling.names)) if small else _sample_duals(problem, coupling)
+    mu = _sample_duals(problem, coupling)
     best_mu, best_value = mu.copy(), np.inf
     best_primal, lower = empty, -np.inf
+    stall = 0
     for it in range(iterations):
         a = coupling.adjusted(problem, mu)
         chosen = inner.choose(a)
@@ -202,14 +205,17 @@ def find_prices(
             objective = float(problem.score[primal].sum())
             if objective > lower:
                 best_primal, lower = primal, objective
-        g = coupling.subgradient(problem, chosen)
+        g = coupling.subgradient(problem, chosen) * np.maximum(coupling.rhs, 1e-9)
         norm = float((g**2).sum())
         if norm < 1e-12 or best_value - lower <= 1e-9 * max(1.0, abs(best_value)):
             break
-        # Polyak step towards the best feasible value, on rows scaled to rhs 1
-        step = theta * (value - lower) / norm
-        mu = np.maximum(0.0, mu + step * g / np.maximum(coupling.rhs, 1e-9))
-        theta *= 0.92
+        # Polyak step towards the best feasible value; θ halves after 5 steps without a
+        # lower dual value (Held, Wolfe & Crowder 1974, "Validation of subgradient
+        # optimization", Math. Prog. 6)
+        stall = 0 if value <= best_value else stall + 1
+        if stall >= 5:
+            theta, stall = theta / 2, 0
+        mu = np.maximum(0.0, mu + theta * (value - lower) / norm * g)
     return best_mu, float(best_value), coupling, best_primal
 
 

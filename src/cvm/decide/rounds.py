@@ -25,7 +25,6 @@ from cvm.decide.arbitration import (
     segment_argmax,
     segment_ids,
     usage,
-    violations,
 )
 
 POLISH_MAX_PAIRS = 20_000
@@ -177,8 +176,11 @@ def meet_minimums(problem: Problem, chosen: BoolArray) -> dict[str, int]:
         only = np.where(problem.offer == o, problem.score, 0.0)
         assign_rounds(problem, only, chosen, offer_max=target)
         have = int((chosen & (problem.offer == o)).sum())
-        if have < problem.offer_min[o]:
+        simple = problem.k == 1 and not problem.has_groups
+        if have < problem.offer_min[o] and simple:
             have += _swap_into(problem, chosen, int(o), int(problem.offer_min[o]) - have)
+        if have < problem.offer_min[o] and simple:
+            have += _eject_for(problem, chosen, int(o), int(problem.offer_min[o]) - have)
         if have < problem.offer_min[o]:
             shortfall[problem.offer_names[o]] = int(problem.offer_min[o]) - have
     return shortfall
@@ -202,7 +204,10 @@ def _swap_into(problem: Problem, chosen: BoolArray, o: int, need: int) -> int:
     for i in cands[np.lexsort((cands, losses))]:
         if moved >= need:
             break
-        old = current[int(problem.customer[i])]
+        held = current.get(int(problem.customer[i]))
+        if held is None:
+            continue
+        old = held
         p = int(problem.offer[old])
         if p == o or counts[p] - 1 < problem.offer_min[p]:
             continue
@@ -210,21 +215,83 @@ def _swap_into(problem: Problem, chosen: BoolArray, o: int, need: int) -> int:
         ch_after = ch_used.copy()
         ch_after[problem.channel[old]] -= 1
         ch_after[problem.channel[i]] += 1
-        if (
-            new_spent > problem.budget + EPS
-            or ch_after[problem.channel[i]] > problem.channel_capacity[problem.channel[i]] + EPS
-        ):
+        if ch_after[problem.channel[i]] > problem.channel_capacity[problem.channel[i]] + EPS:
             continue
-        trial = chosen.copy()
-        trial[old], trial[i] = False, True
-        if problem.has_groups and violations(problem, trial):
-            continue
+        drops = np.zeros(0, dtype=np.int64)
+        if new_spent > problem.budget + EPS:
+            # free the missing budget by dropping pairs of other offers (above their minimum)
+            # that lose the least score per unit of budget
+            deficit = new_spent - problem.budget
+            pool = chosen & (problem.offer != o)
+            pool &= counts[problem.offer] - 1 >= problem.offer_min[problem.offer]
+            pool[old] = False
+            ids = np.flatnonzero(pool)
+            ids = ids[np.lexsort((ids, problem.score[ids] / np.maximum(problem.cost[ids], EPS)))]
+            enough = np.searchsorted(np.cumsum(problem.cost[ids]), deficit - EPS) + 1
+            if enough > len(ids):
+                continue
+            drops = ids[:enough]
+            if (
+                np.bincount(problem.offer[drops], minlength=problem.n_offers)
+                > np.maximum(counts - problem.offer_min, 0)
+            ).any():
+                continue
         chosen[old], chosen[i] = False, True
+        for d in drops:
+            chosen[d] = False
+            counts[problem.offer[d]] -= 1
+            ch_after[problem.channel[d]] -= 1
+            new_spent -= float(problem.cost[d])
+            current.pop(int(problem.customer[d]), None)
+        current[int(problem.customer[i])] = int(i)
         counts[p] -= 1
         counts[o] += 1
         ch_used, spent = ch_after, new_spent
         moved += 1
     return moved
+
+
+def _eject_for(problem: Problem, chosen: BoolArray, o: int, need: int) -> int:
+    """Give offer ``o`` pairs of unassigned customers by dropping the lowest-score pair (of an
+    offer above its own minimum) whose budget or channel place they need."""
+    assert problem.offer_min is not None and problem.channel_capacity is not None
+    assert problem.customer_limit is not None
+    taken = np.bincount(problem.customer[chosen], minlength=problem.n_customers)
+    cands = np.flatnonzero(
+        ~chosen & (problem.offer == o) & (problem.score > 0)
+        & (taken[problem.customer] < problem.customer_limit[problem.customer])
+    )  # fmt: skip
+    cands = cands[np.lexsort((cands, -problem.score[cands]))]
+    added = 0
+    for q in cands:
+        if added >= need:
+            break
+        if (
+            chosen[np.flatnonzero(problem.customer == problem.customer[q])].sum()
+            >= problem.customer_limit[problem.customer[q]]
+        ):
+            continue
+        counts = np.bincount(problem.offer[chosen], minlength=problem.n_offers)
+        ch_left = problem.channel_capacity - np.bincount(
+            problem.channel[chosen], minlength=problem.n_channels
+        )
+        b_left = problem.budget - float(problem.cost[chosen].sum())
+        hq = problem.channel[q]
+        pool = (
+            chosen
+            & (problem.offer != o)
+            & (counts[problem.offer] - 1 >= problem.offer_min[problem.offer])
+        )
+        if ch_left[hq] < 1 - EPS:
+            pool &= problem.channel == hq
+        pool &= problem.cost + b_left >= problem.cost[q] - EPS
+        ids = np.flatnonzero(pool)
+        if len(ids) == 0:
+            continue
+        r = ids[np.lexsort((ids, problem.score[ids]))][0]
+        chosen[r], chosen[q] = False, True
+        added += 1
+    return added
 
 
 def finish(
@@ -243,6 +310,12 @@ def finish(
     if problem.n_pairs <= POLISH_MAX_PAIRS and not shortfall:
         improve(problem, chosen)
         assign_rounds(problem, problem.score, chosen)
+    counts = np.bincount(problem.offer[chosen], minlength=problem.n_offers)
+    assert problem.offer_min is not None
+    shortfall = {
+        problem.offer_names[o]: int(problem.offer_min[o] - counts[o])
+        for o in np.flatnonzero(counts < problem.offer_min)
+    }
     return Allocation(
         chosen=chosen,
         objective=float(problem.score[chosen].sum()),
@@ -291,6 +364,9 @@ def improve(problem: Problem, chosen: BoolArray, max_candidates: int = 1_000) ->
         gain = problem.score[q] - (problem.score[p] if p is not None else 0.0)
         if chosen[q] or gain <= EPS:
             continue
+        po = int(problem.offer[p]) if p is not None else -1
+        if p is not None and po != problem.offer[q] and off_used[po] - 1 < problem.offer_min[po]:
+            continue  # moving this customer would break its offer's minimum
         o_left = problem.offer_max - off_used
         h_left = problem.channel_capacity - ch_used
         b_left = problem.budget - float(problem.cost[chosen].sum())
