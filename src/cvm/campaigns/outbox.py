@@ -44,7 +44,8 @@ def idempotency_key(campaign_id: str, customer_id: str, step: str) -> str:
 def product_list(
     raw: object, catalogue: Mapping[str, dict[str, Any]], limit: int = 10
 ) -> list[dict[str, Any]]:
-    """Recommended product ids (``top_products`` JSON) → product records, best first."""
+    """Recommended product ids (``top_products`` JSON) → product records, best first; ids the
+    catalogue does not know are left out (a product we cannot name is not recommended)."""
     if raw is None:
         return []
     try:
@@ -54,7 +55,10 @@ def product_list(
     out: list[dict[str, Any]] = []
     for pid in ids[:limit]:
         key = str(pid.get("product_id", pid.get("id"))) if isinstance(pid, dict) else str(pid)
-        out.append(catalogue.get(key, {"id": key, "name": key}))
+        if key in catalogue:
+            out.append(catalogue[key])
+        elif not catalogue:  # no catalogue at all: the id is all there is to show
+            out.append({"id": key, "name": key})
     return out
 
 

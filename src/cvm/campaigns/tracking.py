@@ -50,9 +50,10 @@ class LinkSigner:
         if not body or not tag:
             return None
         expected = hmac.new(self.secret, f"{kind}.{body}".encode(), hashlib.sha256).digest()
+        # Compared as text: base64's spare bits would let two spellings decode to one tag.
+        if not hmac.compare_digest(tag.encode(), _b64(expected[:TAG_BYTES]).encode()):
+            return None
         try:
-            if not hmac.compare_digest(_unb64(tag), expected[:TAG_BYTES]):
-                return None
             payload = json.loads(_unb64(body))
         except (ValueError, UnicodeDecodeError):
             return None
