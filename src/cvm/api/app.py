@@ -29,7 +29,9 @@ from cvm.identity.profile_lookup import ensure_lookup_indexes
 from cvm.workspace import open_workspace
 
 
-def create_app(workspace_path: Path | None = None, *, run_loader: bool = True) -> FastAPI:
+def create_app(
+    workspace_path: Path | None = None, *, run_loader: bool = True, warm_ui: bool = True
+) -> FastAPI:
     """Open the workspace and wire the routes; workers start with the app's lifespan."""
     ws = open_workspace(workspace_path)
     services = Services.build(ws, load_live_settings(ws.root))
@@ -69,4 +71,7 @@ def create_app(workspace_path: Path | None = None, *, run_loader: bool = True) -
         app.include_router(module.router)
     app.include_router(campaign_routes.run_router)
     campaign_routes.install(app, services)
+    from cvm.ui.app import install_ui  # the dashboard, served by the same process
+
+    install_ui(app, services, warm=warm_ui)
     return app

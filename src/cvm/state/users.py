@@ -161,7 +161,7 @@ def authenticate(engine: Engine, username: str, password: str) -> User:
     if m["locked_until"] is not None and m["locked_until"] > now:
         raise LoginRefused("too many failed logins: try again in 15 minutes")
     try:
-        ok = _hasher.verify(m["password_hash"], password)
+        ok: bool = _hasher.verify(m["password_hash"], password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         ok = False
     if not ok:
