@@ -195,6 +195,13 @@ def main() -> None:
     args = parser.parse_args()
 
     ws = workspace_with(args.customers, args.seed)
+    if args.pymc_only:
+        summary = summarize_transactions(ws.engine, AS_OF, time_unit="week").to_pandas()
+        fit_seconds, _ = timed(lambda: BetaGeoModel().fit(summary[["frequency", "recency", "T"]]))
+        res = pymc_fit(args.pymc_python, summary) if args.pymc_python else None
+        print(f"cvm BG/NBD fit on {len(summary):,} customers: {fit_seconds:.2f} s")
+        print(f"pymc-marketing MAP fit: {res}")
+        return
     n_tx = int(ws.engine.fetch_scalar("SELECT count(*) FROM transactions") or 0)  # type: ignore[call-overload]
     ours = cvm_clv(ws)
     stage_seconds, run = timed(lambda: run_value_stage(ws.engine, ws.settings.value, as_of=AS_OF))
