@@ -21,7 +21,7 @@ import datetime as dt
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -103,7 +103,8 @@ class _Snapshot:
                 or pa.types.is_integer(col.type)
                 or pa.types.is_decimal(col.type)
             ):
-                self.columns[name] = col.cast(pa.float64()).to_numpy(zero_copy_only=False)
+                # a writable copy: delta refreshes overwrite single rows
+                self.columns[name] = np.array(col.cast(pa.float64()).to_numpy(zero_copy_only=False))
             else:
                 self.columns[name] = np.array(col.to_pylist(), dtype=object)
 
@@ -129,7 +130,10 @@ class RealtimeDecider:
         timezone: str = "UTC",
         refresh_seconds: float = 300.0,
         delta_seconds: float = 2.0,
+        clock: Callable[[], dt.datetime] | None = None,
     ) -> None:
+        # ``clock`` gives the moment the features are read at (tests and replays pin it)
+        self._clock = clock or (lambda: utc_naive(None))
         self.engine = engine
         self.offers = sorted(offers, key=lambda o: o.id)
         self.settings = settings
@@ -153,7 +157,7 @@ class RealtimeDecider:
     def _query(self, customer_ids: list[str] | None = None) -> pa.Table:
         from cvm.segments.store import SegmentStore
 
-        now = utc_naive(None)
+        now = self._clock()
         policy: ConsentPolicy = "opt_out" if self.consent_policy == "opt_out" else "opt_in"
         ctx = SegmentStore(self.engine, consent_policy=policy).context(now, customer_ids)
         query = feature_query(
