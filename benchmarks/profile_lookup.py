@@ -54,6 +54,9 @@ def build(folder: Path, customers: int, events_per_customer: int, seed: int) -> 
     rng = np.random.default_rng(seed)
     with open_workspace(folder) as ws:
         n = int(ws.engine.fetch_scalar("SELECT count(*) FROM customers") or 0)  # type: ignore[call-overload]
+        if ws.engine.fetch_scalar("SELECT count(*) FROM profiles"):
+            ensure_lookup_indexes(ws.engine)
+            return  # built by an earlier run
         ids = [f"C{i:07d}" for i in range(n)]
         ws.engine.write_arrow("profiles", pa.table({
             "customer_id": pa.array(ids),

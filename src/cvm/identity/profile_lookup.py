@@ -37,11 +37,14 @@ INDEXED_TABLES = ("customers", "profiles", "events")
 _CUSTOMER = "SELECT * FROM customers WHERE customer_id = ?"
 _PROFILE = "SELECT * FROM profiles WHERE customer_id = ?"
 _SEGMENTS = f"SELECT * FROM {SEGMENT_TABLE} WHERE customer_id = ?"  # noqa: S608
-# The inner select is a plain equality filter, which DuckDB answers from the ART index; an
-# ORDER BY on the same level would make it scan the table instead.
-_EVENTS = (
-    "SELECT * FROM (SELECT event_id, type, name, occurred_at, channel, properties FROM events "
-    "WHERE customer_id = ?) ORDER BY occurred_at DESC, event_id DESC LIMIT ?"
+# Recent events in two index-friendly steps: DuckDB answers a plain `customer_id = ?` from the
+# ART index, but an ORDER BY ... LIMIT over it becomes a semi join that scans the whole table
+# (125 ms against 2 ms at 5 M events). So: the customer's (rowid, time) pairs by index, the
+# newest N chosen here, then those rows by rowid.
+_EVENT_TIMES = "SELECT rowid, occurred_at, event_id FROM events WHERE customer_id = ?"
+_EVENTS_BY_ROWID = (
+    "SELECT event_id, type, name, occurred_at, channel, properties FROM events "
+    "WHERE rowid IN (SELECT unnest(?::BIGINT[]))"
 )
 _TABLE_TTL = 10.0
 _known_tables: weakref.WeakKeyDictionary[Engine, dict[str, tuple[float, bool]]] = (
@@ -141,6 +144,19 @@ def _rows(engine: Engine, sql: str, params: list[object]) -> list[dict[str, Any]
     return [{k: plain(v) for k, v in row.items()} for row in table.to_pylist()]
 
 
+def recent_events(engine: Engine, customer_id: str, limit: int) -> list[dict[str, Any]]:
+    if limit <= 0:
+        return []
+    stamps = engine.fetch_rows(_EVENT_TIMES, [customer_id])
+    newest = sorted(
+        stamps, key=lambda r: (r[1] is not None, r[1] or datetime.min, r[2] or ""), reverse=True
+    )[:limit]
+    if not newest:
+        return []
+    rows = _rows(engine, _EVENTS_BY_ROWID, [[int(r[0]) for r in newest]])  # type: ignore[call-overload]
+    return sorted(rows, key=lambda r: (r["occurred_at"] or "", r["event_id"] or ""), reverse=True)
+
+
 def lookup_profile(
     engine: Engine,
     state: sqlalchemy.Engine,
@@ -165,11 +181,7 @@ def lookup_profile(
     }
     metrics = {k: v for k, v in merged_row.items() if v is not None and not k.startswith("_")}
     segments = _rows(engine, _SEGMENTS, [customer_id]) if _exists(engine, SEGMENT_TABLE) else []
-    events = (
-        _rows(engine, _EVENTS, [customer_id, events_limit])
-        if events_limit and _exists(engine, "events")
-        else []
-    )
+    events = recent_events(engine, customer_id, events_limit) if _exists(engine, "events") else []
     return {
         "customer_id": customer_id,
         "merged_ids": merged,
