@@ -6,10 +6,9 @@ from __future__ import annotations
 import sys
 
 import typer
-
-from cvm.cli import commands
 from rich.markup import escape
 
+from cvm.cli import commands
 from cvm.cli.output import err_console
 from cvm.core.errors import CvmError
 
@@ -27,8 +26,9 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except CvmError as err:
+        # The message is escaped so a file name like "[2024] orders.csv" prints as it is.
         err_console.print(
-            f"[bold red]error:[/] {err.message}", highlight=False, soft_wrap=True, markup=True
+            f"[bold red]error:[/] {escape(err.message)}", highlight=False, soft_wrap=True
         )
         sys.exit(err.exit_code)
     except typer.Abort:
