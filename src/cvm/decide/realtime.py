@@ -18,6 +18,7 @@ decision is appended to `decision_log` (buffered, flushed about once a second an
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import threading
 import time
 from collections import defaultdict
@@ -169,6 +170,11 @@ class RealtimeDecider:
         started = utc_naive(None)
         snap = _Snapshot(self._query())
         self._watermark, self._loaded_at = started, time.monotonic()
+        # The snapshot is millions of long-lived objects (the id index); a full collection
+        # would walk them all and stall requests for ~100 ms. Collect once now and move what
+        # survives out of the collector's sight (CPython's gc.freeze, made for this case).
+        gc.collect()
+        gc.freeze()
         return snap
 
     def changed_customers(self, since: dt.datetime) -> list[str]:
