@@ -71,8 +71,10 @@ def overview(ws: Workspace) -> dict[str, Any]:
         clv_total, clv_mean = engine.fetch_rows("SELECT sum(clv), avg(clv) FROM profiles")[0]
     df = monthly.to_pandas()
     # The last month is usually partial; trends show complete months only when possible.
+    revenue = charts.revenue_and_active(df, cur)
+    revenue.update_layout(margin={"r": 70})  # room for the right-hand axis title
     trend = [
-        charts.to_html(charts.revenue_and_active(df, cur)),
+        charts.to_html(revenue),
         charts.to_html(charts.kpi_trend(df, "arpu", f"ARPU by month ({cur})", cur)),
         charts.to_html(
             charts.kpi_trend(
