@@ -6,6 +6,7 @@ import email
 import email.policy
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ def free_port() -> int:
 class Received:
     recipients: list[str]
     data: bytes
+    at: float = field(default_factory=time.time)
 
     @property
     def message(self) -> email.message.EmailMessage:

@@ -6,6 +6,10 @@ has a default). Provider sections are those of `cvm.channels.registry.ChannelsCo
 base_url = "https://cvm.example.com"   # where /t/… and /u/… are served (the API)
 unsubscribe_mailto = "unsubscribe@example.com"
 
+[launch]
+render_processes = 2     # forked processes rendering a big launch (from parallel_from messages)
+parallel_from = 20000
+
 [dispatch]
 batch_size = 50          # messages claimed (and committed) together by a worker
 lease_seconds = 120      # a claim not completed by then is taken over (crash recovery)
@@ -54,8 +58,15 @@ class DispatchSettings(BaseModel):
     poll_seconds: float = Field(0.25, gt=0, le=60)
 
 
+class LaunchSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    render_processes: int = Field(2, ge=1, le=64)
+    parallel_from: int = Field(20_000, ge=1, description="Use processes from this many messages.")
+
+
 class CampaignSettings(ChannelsConfig):
     model_config = ConfigDict(extra="forbid")
+    launch: LaunchSettings = Field(default_factory=lambda: LaunchSettings())
     tracking: TrackingSettings = Field(default_factory=lambda: TrackingSettings())
     dispatch: DispatchSettings = Field(default_factory=lambda: DispatchSettings())
 

@@ -30,7 +30,7 @@ from cvm.campaigns.audience import (
 )
 from cvm.campaigns.campaign import Campaign
 from cvm.campaigns.config import CampaignSettings, load_campaign_settings
-from cvm.campaigns.mirror import mirror_all
+from cvm.campaigns.mirror import mirror_all, write_history
 from cvm.campaigns.outbox import Composer, EnqueueResult, enqueue
 from cvm.campaigns.tables import CAMPAIGN_AUDIENCE
 from cvm.campaigns.templates import CampaignTemplates
@@ -181,13 +181,14 @@ def deliver_selection(
     **enqueue_options: Any,
 ) -> EnqueueResult:
     """Enqueue a selection's messages and record every customer it considered."""
+    engine = env.ws.engine
+    launch = env.settings.launch
+    processes = launch.render_processes if len(selection.recipients) >= launch.parallel_from else 1
     result = enqueue(
-        OutboxStore(env.ws.state),
-        env.composer(run_id),
-        selection.recipients,
-        now,
+        OutboxStore(env.ws.state), env.composer(run_id), selection.recipients, now,
+        history=lambda rows: write_history(engine, rows, "scheduled"), processes=processes,
         **enqueue_options,
-    )
+    )  # fmt: skip
     record_audience(env.ws.engine, env.campaign.id, run_id, selection, result.keys)
     return result
 

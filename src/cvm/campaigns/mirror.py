@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,12 +48,13 @@ def _consent_channel(channel: str) -> str:
     return CONSENT_CHANNEL.get(channel, channel)
 
 
-def mirror_history(engine: Engine, state: Any, limit: int = 100_000) -> int:
-    """One batch of outbox status changes → contact_history; returns rows written."""
-    store = OutboxStore(state)
-    rows = store.pending_history(limit)
+def write_history(
+    engine: Engine, rows: Sequence[dict[str, Any]], status: str | None = None
+) -> None:
+    """Replace the contact_history rows of these messages with their status (``status``, or
+    each row's outbox status mapped by `HISTORY_STATUS`)."""
     if not rows:
-        return 0
+        return
     engine.ensure_table(CONTACT_HISTORY)
     now = _now()
     table = pa.table(
@@ -60,8 +62,8 @@ def mirror_history(engine: Engine, state: Any, limit: int = 100_000) -> int:
             "customer_id": pa.array([r["customer_id"] for r in rows], pa.string()),
             "channel": pa.array([_consent_channel(r["channel"]) for r in rows], pa.string()),
             "purpose": pa.array([r["purpose"] for r in rows], pa.string()),
-            "at": pa.array([r["sent_at"] or r["not_before"] for r in rows], pa.timestamp("us")),
-            "status": pa.array([HISTORY_STATUS[r["status"]] for r in rows], pa.string()),
+            "at": pa.array([r.get("sent_at") or r["not_before"] for r in rows], pa.timestamp("us")),
+            "status": pa.array([status or HISTORY_STATUS[r["status"]] for r in rows], pa.string()),
             "campaign_id": pa.array([r["campaign_id"] for r in rows], pa.string()),
             "offer_id": pa.array([(r["meta"] or {}).get("offer_id") for r in rows], pa.string()),
             "message_id": pa.array([r["idempotency_key"] for r in rows], pa.string()),
@@ -74,6 +76,15 @@ def mirror_history(engine: Engine, state: Any, limit: int = 100_000) -> int:
         engine.execute(_INSERT)
     finally:
         engine.unregister(_VIEW)
+
+
+def mirror_history(engine: Engine, state: Any, limit: int = 100_000) -> int:
+    """One batch of outbox status changes → contact_history; returns rows written."""
+    store = OutboxStore(state)
+    rows = store.pending_history(limit)
+    if not rows:
+        return 0
+    write_history(engine, rows)
     store.clear_history(rows)
     return len(rows)
 

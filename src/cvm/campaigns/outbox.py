@@ -16,7 +16,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import multiprocessing
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -140,19 +142,36 @@ def enqueue(
     *,
     cancel: tuple[str, dt.datetime] | None = None,
     in_transaction: Callable[[Any, Sequence[dict[str, Any]]], None] | None = None,
+    history: Callable[[Sequence[dict[str, Any]]], None] | None = None,
     batch: int = BATCH,
+    processes: int = 1,
 ) -> EnqueueResult:
     """Compose and insert in batches (one transaction each). ``cancel`` = (event, after)
     makes every message wait for a cancelling event; ``in_transaction`` runs inside each
-    batch's transaction (trigger bookkeeping commits together with its messages)."""
-    total = EnqueueResult()
-    pending: list[dict[str, Any]] = []
+    batch's transaction (trigger bookkeeping commits together with its messages).
 
-    def flush() -> None:
+    ``history`` writes the new queued messages to contact_history as ``scheduled`` *before*
+    their transaction commits: a crash in between leaves a count that is too high (a message
+    that does not exist yet is counted against caps until the re-run writes it), never too
+    low, and spares the mirror a million flag updates.
+
+    With ``processes`` > 1 the rendering runs in that many forked processes, this one
+    writing; each batch is still one transaction, in order."""
+
+    def record(fresh: list[dict[str, Any]]) -> None:
+        queued = [r for r in fresh if r["status"] == "queued"]
+        if history is not None and queued:
+            history(queued)
+            for r in queued:
+                r["history_pending"] = False
+
+    total = EnqueueResult()
+
+    def flush(pending: list[dict[str, Any]]) -> None:
         if not pending:
             return
         with store.engine.begin() as conn:
-            fresh = store.enqueue(pending, conn)
+            fresh = store.enqueue(pending, conn, record)
             if in_transaction is not None:
                 in_transaction(conn, fresh)
         queued = [r for r in fresh if r["status"] == "queued"]
@@ -164,15 +183,62 @@ def enqueue(
                 keys={r["customer_id"]: r["idempotency_key"] for r in queued},
             )
         )
-        pending.clear()
 
-    for r in recipients:
+    items = list(recipients)
+    chunks = [items[i : i + batch] for i in range(0, len(items), batch)]
+    if processes > 1 and len(chunks) > 1:
+        for rows in _compose_in_processes(composer, chunks, now, cancel, processes):
+            flush(rows)
+    else:
+        for chunk in chunks:
+            flush(_compose_chunk(composer, chunk, now, cancel))
+    return total
+
+
+def _compose_chunk(
+    composer: Composer,
+    chunk: Sequence[Recipient],
+    now: dt.datetime,
+    cancel: tuple[str, dt.datetime] | None,
+) -> list[dict[str, Any]]:
+    rows = []
+    for r in chunk:
         row = composer.compose(r, now)
         if cancel is not None:
             row["cancel_event"] = cancel[0]
             row["cancel_after"] = r.trigger_at or cancel[1]
-        pending.append(row)
-        if len(pending) >= batch:
-            flush()
-    flush()
-    return total
+        rows.append(row)
+    return rows
+
+
+_FORKED: Composer | None = None  # the composer a forked render process inherits
+
+
+def _compose_forked(
+    chunk: Sequence[Recipient], now: dt.datetime, cancel: tuple[str, dt.datetime] | None
+) -> list[dict[str, Any]]:
+    assert _FORKED is not None
+    return _compose_chunk(_FORKED, chunk, now, cancel)
+
+
+def _compose_in_processes(
+    composer: Composer,
+    chunks: Sequence[Sequence[Recipient]],
+    now: dt.datetime,
+    cancel: tuple[str, dt.datetime] | None,
+    processes: int,
+) -> Iterator[list[dict[str, Any]]]:
+    """Render chunks in forked processes (compiled templates are not picklable; a fork
+    inherits them) while this process writes the previous chunks: results come in order."""
+    global _FORKED
+    _FORKED = composer
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(processes, mp_context=context) as pool:
+        window = processes * 2
+        futures = [pool.submit(_compose_forked, c, now, cancel) for c in chunks[:window]]
+        for i in range(len(chunks)):
+            rows = futures[i].result()
+            if i + window < len(chunks):
+                futures.append(pool.submit(_compose_forked, chunks[i + window], now, cancel))
+            yield rows
+    _FORKED = None

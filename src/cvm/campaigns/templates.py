@@ -124,9 +124,9 @@ class CampaignTemplates:
         compiled = self._compiled[(channel, lang)]
         try:
             return Rendered(
-                compiled.subject.render(context).strip() if compiled.subject else None,
-                compiled.text.render(context) if compiled.text else None,
-                compiled.html.render(context) if compiled.html else None,
+                _render(compiled.subject, context).strip() if compiled.subject else None,
+                _render(compiled.text, context) if compiled.text else None,
+                _render(compiled.html, context) if compiled.html else None,
                 lang,
             )
         except TemplateError as err:
@@ -135,6 +135,19 @@ class CampaignTemplates:
             raise RenderError(
                 f"template content.{channel}.{lang}: {type(err).__name__}: {err}"
             ) from None
+
+
+def _render(template: Template, context: Mapping[str, Any]) -> str:
+    # `Template.render` copies the context and the globals into a new dict for every call;
+    # `message_context` already holds the globals, so the three parts share one dict.
+    vars_ = context if isinstance(context, dict) else dict(context)
+    if "range" not in vars_:
+        vars_ = {**TEXT_ENV.globals, **vars_}
+    return str(
+        template.environment.concat(
+            template.root_render_func(template.new_context(vars_, shared=True))
+        )
+    )  # type: ignore[attr-defined]
 
 
 def message_context(
@@ -153,7 +166,7 @@ def message_context(
             fields["traits"] = json.loads(fields["traits"])
         except ValueError:
             fields.pop("traits")
-    context: dict[str, Any] = dict(fields)
+    context: dict[str, Any] = {**TEXT_ENV.globals, **fields}
     context["customer"] = fields
     context["products"] = products or []
     if offer is not None:

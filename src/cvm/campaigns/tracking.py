@@ -1,7 +1,7 @@
 """Signed tracking links: open pixel, click redirect, unsubscribe.
 
-A token is ``base64url(JSON payload) "." base64url(HMAC-SHA256(secret, kind "." payload))``
-truncated to 128 bits. The payload carries the message key, and for a click the target URL
+A token is ``base64url(fields joined by U+001F) "." base64url(HMAC-SHA256(secret, kind "."
+body))``, the tag truncated to 128 bits. The payload carries the message key, and for a click the target URL
 itself, so the redirect goes only where the signed message said: a tampered or foreign token
 fails verification (the API answers 404) and there is no open redirect. The kind is part of the
 signed text, so an open token cannot be replayed as an unsubscribe. The secret is a workspace
@@ -17,9 +17,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 _HREF = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(https?://[^"']+)\2""", re.IGNORECASE)
@@ -34,43 +34,53 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-@dataclass(frozen=True)
+_FIELDS = {"o": ("k",), "c": ("k", "u"), "u": ("k", "c", "ch", "p")}
+_SEP = "\x1f"  # unit separator: cannot occur in keys, ids, channel names or URLs
+
+
+@dataclass
 class LinkSigner:
     secret: bytes
     base_url: str
 
     def sign(self, kind: str, payload: dict[str, Any]) -> str:
-        body = _b64(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode())
-        tag = hmac.new(self.secret, f"{kind}.{body}".encode(), hashlib.sha256).digest()
+        return self._sign(kind, _SEP.join(str(payload[f]) for f in _FIELDS[kind]))
+
+    def _sign(self, kind: str, text: str) -> str:
+        # Fields joined by a separator, not JSON, and one-shot HMAC: a million messages sign
+        # four links each.
+        body = _b64(text.encode())
+        tag = hmac.digest(self.secret, f"{kind}.{body}".encode(), "sha256")
         return f"{body}.{_b64(tag[:TAG_BYTES])}"
 
     def verify(self, kind: str, token: str) -> dict[str, Any] | None:
         """The payload, or None when the token was not signed by us for this kind."""
         body, _, tag = token.partition(".")
-        if not body or not tag:
+        if not body or not tag or kind not in _FIELDS:
             return None
         expected = hmac.new(self.secret, f"{kind}.{body}".encode(), hashlib.sha256).digest()
         # Compared as text: base64's spare bits would let two spellings decode to one tag.
         if not hmac.compare_digest(tag.encode(), _b64(expected[:TAG_BYTES]).encode()):
             return None
         try:
-            payload = json.loads(_unb64(body))
+            parts = _unb64(body).decode("utf-8").split(_SEP)
         except (ValueError, UnicodeDecodeError):
             return None
-        return payload if isinstance(payload, dict) else None
+        names = _FIELDS[kind]
+        return dict(zip(names, parts, strict=True)) if len(parts) == len(names) else None
 
-    @property
+    @cached_property
     def _base(self) -> str:
         return self.base_url.rstrip("/")
 
     def open_url(self, key: str) -> str:
-        return f"{self._base}/t/o/{self.sign('o', {'k': key})}.gif"
+        return f"{self._base}/t/o/{self._sign('o', key)}.gif"
 
     def click_url(self, key: str, url: str) -> str:
-        return f"{self._base}/t/c/{self.sign('c', {'k': key, 'u': url})}"
+        return f"{self._base}/t/c/{self._sign('c', key + _SEP + url)}"
 
     def unsubscribe_url(self, key: str, customer_id: str, channel: str, purpose: str) -> str:
-        token = self.sign("u", {"k": key, "c": customer_id, "ch": channel, "p": purpose})
+        token = self._sign("u", _SEP.join((key, customer_id, channel, purpose)))
         return f"{self._base}/u/{token}"
 
 
@@ -94,7 +104,7 @@ def add_open_pixel(html: str, url: str) -> str:
 
 
 def _before_body_end(html: str, snippet: str) -> str:
-    end = html.lower().rfind("</body")
+    end = max(html.rfind("</body"), html.rfind("</BODY"), html.rfind("</Body"))
     return html + snippet if end < 0 else html[:end] + snippet + html[end:]
 
 

@@ -12,7 +12,7 @@ idempotency key (the provider-side dedup key), which is the whole of the crash s
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -31,14 +31,16 @@ _CLAIM_COLUMNS = [
 ]  # fmt: skip
 
 
-def _sqlite_value(value: Any) -> Any:
+def _sqlite_time(value: datetime | None) -> str | None:
     # SQLAlchemy's own SQLite DateTime spelling (always with microseconds), so stored and
     # bound timestamps compare correctly as text.
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
-    if isinstance(value, dict | list):
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    return value
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f") if value is not None else None
+
+
+def _sqlite_json(value: Any) -> str | None:
+    return (
+        json.dumps(value, separators=(",", ":"), ensure_ascii=False) if value is not None else None
+    )
 
 
 def _insert_sqlite(conn: Any, rows: Sequence[dict[str, Any]]) -> None:
@@ -46,12 +48,27 @@ def _insert_sqlite(conn: Any, rows: Sequence[dict[str, Any]]) -> None:
     SQLite itself at a million messages."""
     if not rows:
         return
+    # A big launch inserts into indexes far larger than SQLite's default 2 MB page cache; a
+    # larger cache on this connection keeps the index pages in memory (a memory setting only).
+    conn.exec_driver_sql("PRAGMA cache_size = -262144")
     columns = list(rows[0])
     names = ", ".join(f'"{c}"' for c in columns)
     marks = ", ".join("?" for _ in columns)
     # Identifiers come from our own table; every value is bound.
     sql = f'INSERT OR IGNORE INTO "outbox" ({names}) VALUES ({marks})'  # noqa: S608
-    conn.exec_driver_sql(sql, [tuple(_sqlite_value(r[c]) for c in columns) for r in rows])
+    kinds = {c.name: type(c.type).__name__ for c in outbox.columns}
+    convert = [
+        (i, _sqlite_time if kinds[c] == "DateTime" else _sqlite_json)
+        for i, c in enumerate(columns)
+        if kinds[c] in ("DateTime", "JSON")
+    ]
+    params = []
+    for r in rows:
+        values = [r[c] for c in columns]
+        for i, fn in convert:
+            values[i] = fn(values[i])
+        params.append(tuple(values))
+    conn.exec_driver_sql(sql, params)
 
 
 def _chunks(items: Sequence[Any], size: int = 400) -> Iterable[list[Any]]:
@@ -67,17 +84,25 @@ class OutboxStore:
         self.postgres = engine.dialect.name == "postgresql"
 
     # -- writing ----------------------------------------------------------------------------
-    def enqueue(self, rows: Sequence[dict[str, Any]], conn: Any = None) -> list[dict[str, Any]]:
+    def enqueue(
+        self,
+        rows: Sequence[dict[str, Any]],
+        conn: Any = None,
+        before_insert: Callable[[list[dict[str, Any]]], None] | None = None,
+    ) -> list[dict[str, Any]]:
         """Insert rendered messages in one transaction; rows whose idempotency key exists are
-        skipped (a re-run of the same occurrence adds nothing). Returns the rows inserted."""
+        skipped (a re-run of the same occurrence adds nothing). ``before_insert`` sees the new
+        rows first (and may change them). Returns the rows inserted."""
         if not rows:
             return []
         if conn is None:
             with self.engine.begin() as own:
-                return self.enqueue(rows, own)
+                return self.enqueue(rows, own, before_insert)
         keys = [r["idempotency_key"] for r in rows]
         before = self._existing(conn, keys)
         fresh = [r for r in rows if r["idempotency_key"] not in before]
+        if before_insert is not None and fresh:
+            before_insert(fresh)
         if conn.dialect.name == "sqlite":
             _insert_sqlite(conn, fresh)
         else:
