@@ -24,9 +24,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import platform
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -126,36 +129,29 @@ def main() -> None:
     names = [d["name"] for d in definitions]
     counts = {t: int(engine.fetch_scalar(count_rows(t)) or 0) for t in TABLES}  # type: ignore[call-overload]
     print("rows:", counts, flush=True)
+    clock = Clock()
 
-    eval_seconds, sizes = evaluate(engine, store, names)
-    print(f"evaluate {len(names)} segments in one query: {eval_seconds:.2f} s", flush=True)
-    separate_seconds = evaluate_one_by_one(engine, store, names) if args.one_by_one else None
-    if separate_seconds is not None:
-        print(
-            f"evaluate {len(names)} segments one query each: {separate_seconds:.2f} s", flush=True
-        )
+    with clock("evaluate"):
+        _, sizes = evaluate(engine, store, names)
+    if args.one_by_one:
+        with clock("evaluate_one_by_one"):
+            evaluate_one_by_one(engine, store, names)
     for table in ("segment_membership", "segment_membership_history", "segment_transitions"):
         engine.execute(f"DROP TABLE IF EXISTS {table}")
-    first = refresh_memberships(engine, names, AS_OF, store=store)
-    print(f"refresh (first, all enter): {first.seconds:.2f} s", flush=True)
-    second = refresh_memberships(engine, names, AS_OF + dt.timedelta(days=1), store=store)
+    with clock("refresh_first"):
+        first = refresh_memberships(engine, names, AS_OF, store=store)
+    with clock("refresh_next_day"):
+        second = refresh_memberships(engine, names, AS_OF + dt.timedelta(days=1), store=store)
     moved = sum(s.entered + s.exited for s in second.segments)
-    print(f"refresh (next day, {moved:,} moves): {second.seconds:.2f} s", flush=True)
     assert {s.segment: s.members for s in first.segments} == sizes
-    started = time.perf_counter()
-    ensure_live_indexes(engine)
-    index_seconds = time.perf_counter() - started
-    print(f"live indexes (one-off): {index_seconds:.2f} s", flush=True)
     live_ids = [f"c{i}" for i in (1, 77, 4242, 99_999 % args.customers, args.customers - 1)]
-    started = time.perf_counter()
-    live = refresh_event_driven(
-        engine, live_ids, AS_OF + dt.timedelta(days=1, hours=1), store=store
-    )
-    live_seconds = time.perf_counter() - started
-    print(
-        f"live refresh of {len(live.segments)} event-driven segments for 5 customers: {live_seconds:.3f} s",
-        flush=True,
-    )
+    later = AS_OF + dt.timedelta(days=1, hours=1)
+    with clock("live_without_indexes"):
+        refresh_event_driven(engine, live_ids, later, store=store)
+    with clock("live_index_build"):
+        ensure_live_indexes(engine)
+    with clock("live_with_indexes"):
+        live = refresh_event_driven(engine, live_ids, later + dt.timedelta(hours=1), store=store)
     engine.close()
 
     sub_path = subset_warehouse(args.data_dir, full_path, args.pandas_customers)
@@ -163,46 +159,57 @@ def main() -> None:
     sub_store = SegmentStore(sub)
     sub_store.save_many([SegmentDefinition.model_validate(d) for d in definitions], replace=True)
     sub_counts = {t: int(sub.fetch_scalar(count_rows(t)) or 0) for t in TABLES}  # type: ignore[call-overload]
-    sub_eval, sub_sizes = evaluate(sub, sub_store, names)
-    sub_refresh = refresh_memberships(sub, names, AS_OF, store=sub_store).seconds
-    pandas_seconds, pandas_prepare, pandas_members = pandas_run(sub, sub_store, names)
-    mismatches = [n for n in names if len(pandas_members[n]) != sub_sizes[n]]
+    with clock("subset_duckdb_evaluate"):
+        _, sub_sizes = evaluate(sub, sub_store, names)
+    with clock("subset_pandas"):
+        _, pandas_prepare, pandas_members = pandas_run(sub, sub_store, names)
+    mismatches = {n for n in names if len(pandas_members[n]) != sub_sizes[n]}
     for name in names:
         query = compile_segment(sub_store.resolve(name), sub_store.context(AS_OF))
         if {r[0] for r in sub.fetch_rows(query)} != pandas_members[name]:
-            mismatches.append(name)
+            mismatches.add(name)
     sub.close()
     scale = (counts["events"] + counts["transactions"] + counts["customers"]) / max(
         1, sub_counts["events"] + sub_counts["transactions"] + sub_counts["customers"]
     )
-    print(
-        f"subset {sub_counts}: duckdb {sub_eval:.2f} s, pandas {pandas_seconds:.2f} s; mismatches: {sorted(set(mismatches))}"
-    )
     result = {
         "rows": counts,
         "segments": len(names),
-        "evaluate_s": eval_seconds,
-        "evaluate_one_by_one_s": separate_seconds,
-        "refresh_first_s": first.seconds,
-        "refresh_next_s": second.seconds,
+        "phases": clock.phases,
         "next_day_moves": moved,
-        "live_s": live_seconds,
-        "live_index_build_s": index_seconds,
         "live_segments": len(live.segments),
         "subset_rows": sub_counts,
-        "subset_duckdb_s": sub_eval,
-        "subset_duckdb_refresh_s": sub_refresh,
-        "subset_pandas_s": pandas_seconds,
-        "subset_pandas_prepare_s": pandas_prepare,
-        "pandas_extrapolated_s": pandas_seconds * scale,
+        "subset_pandas_prepare_wall_s": pandas_prepare,
         "scale": scale,
-        "mismatches": sorted(set(mismatches)),
+        "pandas_extrapolated_wall_s": clock.phases["subset_pandas"]["wall_s"] * scale,
+        "pandas_extrapolated_cpu_s": clock.phases["subset_pandas"]["cpu_s"] * scale,
+        "mismatches": sorted(mismatches),
         "members_total": sum(sizes.values()),
-        "machine": f"{platform.machine()}, {platform.python_version()}",
+        "load_average_end": os.getloadavg(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
     }
     print(json.dumps(result, indent=2))
     if args.output:
         args.output.write_text(json.dumps(result, indent=2) + "\n")
+
+
+class Clock:
+    """Wall and process CPU time per phase. On a shared machine the wall time depends on the
+    other jobs; the CPU time (all threads of this process) is what the work itself costs."""
+
+    def __init__(self) -> None:
+        self.phases: dict[str, dict[str, float]] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        wall, cpu, load = time.perf_counter(), time.process_time(), os.getloadavg()[0]
+        yield
+        self.phases[name] = {
+            "wall_s": round(time.perf_counter() - wall, 3),
+            "cpu_s": round(time.process_time() - cpu, 3),
+            "load_average_before": load,
+        }
+        print(name, self.phases[name], flush=True)
 
 
 if __name__ == "__main__":
