@@ -16,7 +16,7 @@ from fastapi import FastAPI
 import cvm
 from cvm.api.errors import install_error_handlers
 from cvm.api.routes import campaigns as campaign_routes
-from cvm.api.routes import collect, health, keys, tracking
+from cvm.api.routes import collect, decisions, health, keys, tracking
 from cvm.api.routes import consents as consent_routes
 from cvm.api.routes import identity as identity_routes
 from cvm.api.routes import privacy as privacy_routes
@@ -67,6 +67,7 @@ def create_app(
         keys,
         campaign_routes,
         tracking,
+        decisions,
     ):
         app.include_router(module.router)
     app.include_router(campaign_routes.run_router)
