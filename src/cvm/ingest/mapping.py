@@ -29,7 +29,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from cvm.core.contracts import CANONICAL
 from cvm.core.errors import UserInputError
 
-TableName = Literal["customers", "transactions", "products", "events", "consents"]
+TableName = Literal[
+    "customers", "transactions", "products", "events", "consents", "campaign_assignments"
+]
 Scalar = str | int | float | bool
 
 
