@@ -1,0 +1,223 @@
+"""The Parquet lake behind `SparkEngine`: table folders registered in Spark's catalog.
+
+Every table is ``<lake>/<database>/<table>/`` (Parquet files) and an external ``USING parquet``
+table in the engine's database. Spark's Parquet tables support ``CREATE TABLE``, ``INSERT
+INTO`` and ``INSERT OVERWRITE`` but not ``CREATE OR REPLACE TABLE``, ``DELETE`` or ``UPDATE``
+(those need a table format such as Delta or Iceberg). The lake runs those as Spark jobs that
+rewrite the table: the new content is computed, materialised (``localCheckpoint``, so the job
+no longer reads the files it is about to replace) and written with overwrite. That is a
+whole-table rewrite, fine for cvm's bookkeeping tables and the daily rebuilds; the big tables
+(``transactions``, ``events``) are only ever appended to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import sqlglot.expressions as exp
+
+from cvm.engine.base import WriteMode
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+RunSql = Callable[[str, list[object] | None], None]
+
+
+class Lake:
+    """Table folders under one root, in one Spark database."""
+
+    def __init__(self, spark: SparkSession, root: str, database: str) -> None:
+        self.spark = spark
+        self.root = root.rstrip("/")
+        self.database = database
+        self._temp_tables: set[str] = set()
+
+    def location(self, name: str) -> str:
+        return f"{self.root}/{self.database}/{name}"
+
+    def qualified(self, name: str) -> str:
+        return f"`{self.database}`.`{name}`"
+
+    def open(self) -> None:
+        """Create the database and re-register the table folders already in the lake."""
+        self.spark.sql(f"CREATE DATABASE IF NOT EXISTS `{self.database}`")
+        self.spark.catalog.setCurrentDatabase(self.database)
+        for name in self._table_folders():
+            if not self._catalog_has(name):
+                self.spark.sql(
+                    f"CREATE TABLE {self.qualified(name)} USING parquet LOCATION '{self.location(name)}'"
+                )
+
+    def _table_folders(self) -> list[str]:
+        fs = self._filesystem()
+        if fs is None:
+            return []
+        jvm, hfs, path = fs
+        if not hfs.exists(path):
+            return []
+        return sorted(
+            s.getPath().getName()
+            for s in hfs.listStatus(path)
+            if s.isDirectory() and not s.getPath().getName().startswith(("_", "."))
+        )
+
+    def _filesystem(self):  # type: ignore[no-untyped-def]
+        """Hadoop FileSystem of the lake (classic sessions; Spark Connect has no JVM access)."""
+        jvm = getattr(self.spark, "_jvm", None)
+        if jvm is None:
+            return None
+        conf = self.spark._jsc.hadoopConfiguration()  # type: ignore[attr-defined]
+        path = jvm.org.apache.hadoop.fs.Path(f"{self.root}/{self.database}")
+        return jvm, path.getFileSystem(conf), path
+
+    def _delete_folder(self, name: str) -> None:
+        fs = self._filesystem()
+        if fs is None:
+            return
+        jvm, hfs, _ = fs
+        hfs.delete(jvm.org.apache.hadoop.fs.Path(self.location(name)), True)
+
+    def _catalog_has(self, name: str) -> bool:
+        return bool(self.spark.catalog.tableExists(f"{self.database}.{name}"))
+
+    def exists(self, name: str) -> bool:
+        if name in self._temp_tables:
+            return True
+        return bool(self._catalog_has(name))
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def write_frame(self, name: str, frame: DataFrame, mode: WriteMode) -> None:
+        if mode == "append" and self.exists(name):
+            # By name, as DuckDB's INSERT ... BY NAME: sources may omit optional columns.
+            target = self.spark.table(self.qualified(name))
+            present = set(frame.columns)
+            from pyspark.sql import functions as F
+
+            aligned = frame.select(
+                *[
+                    (F.col(f.name) if f.name in present else F.lit(None))
+                    .cast(f.dataType)
+                    .alias(f.name)
+                    for f in target.schema.fields
+                ]
+            )
+            aligned.write.insertInto(self.qualified(name))
+            return
+        self.replace_with(name, frame)
+
+    def replace_with(self, name: str, frame: DataFrame) -> None:
+        """Make ``frame`` the whole content of table ``name`` (created when absent)."""
+        if self._catalog_has(name):
+            # Cut the lineage to the files about to be overwritten.
+            frame = frame.localCheckpoint(eager=True)
+            self.spark.sql(f"DROP TABLE {self.qualified(name)}")
+        frame.write.mode("overwrite").format("parquet").option(
+            "path", self.location(name)
+        ).saveAsTable(self.qualified(name))
+
+    # -- DDL / DML that Parquet tables lack --------------------------------------------------
+
+    def handles(self, tree: exp.Expression) -> bool:
+        if isinstance(tree, exp.Create):
+            return tree.kind == "TABLE"
+        if isinstance(tree, exp.Drop):
+            return tree.kind == "TABLE"
+        return isinstance(tree, exp.Delete | exp.Update)
+
+    def run_ddl_or_dml(self, tree: exp.Expression, run_sql: RunSql) -> None:
+        match tree:
+            case exp.Create():
+                self._create(tree, run_sql)
+            case exp.Drop():
+                self._drop(tree)
+            case exp.Delete():
+                self._delete(tree)
+            case exp.Update():
+                self._update(tree)
+
+    def _name(self, table: exp.Expression) -> str:
+        node = table.this if isinstance(table, exp.Schema) else table
+        assert isinstance(node, exp.Table)
+        return node.name
+
+    def _create(self, tree: exp.Create, run_sql: RunSql) -> None:
+        name = self._name(tree.this)
+        temporary = any(
+            isinstance(p, exp.TemporaryProperty)
+            for p in (tree.args.get("properties") or exp.Properties()).expressions
+        )
+        query = tree.expression
+        if temporary:
+            # A session-scoped result: a cached temp view stands in for DuckDB's TEMP TABLE.
+            assert query is not None
+            frame = self.spark.sql(query.sql(dialect="spark")).localCheckpoint(eager=True)
+            frame.createOrReplaceTempView(name)
+            self._temp_tables.add(name)
+            return
+        exists = self._catalog_has(name)
+        if query is None:
+            if exists:
+                return
+            assert isinstance(tree.this, exp.Schema)
+            columns = ", ".join(c.sql(dialect="spark") for c in tree.this.expressions)
+            self._delete_folder(name)
+            run_sql(
+                f"CREATE TABLE {self.qualified(name)} ({columns}) USING parquet "
+                f"LOCATION '{self.location(name)}'",
+                None,
+            )
+            return
+        if exists and not tree.args.get("replace"):
+            if tree.args.get("exists"):
+                return
+            raise ValueError(f"table {name} already exists")
+        frame = self.spark.sql(query.sql(dialect="spark"))
+        if not exists:
+            self._delete_folder(name)
+        self.replace_with(name, frame)
+
+    def _drop(self, tree: exp.Drop) -> None:
+        name = self._name(tree.this)
+        if name in self._temp_tables:
+            self.spark.catalog.dropTempView(name)
+            self._temp_tables.discard(name)
+            return
+        if self._catalog_has(name):
+            self.spark.sql(f"DROP TABLE {self.qualified(name)}")
+            self._delete_folder(name)
+        elif not tree.args.get("exists"):
+            raise ValueError(f"table {name} does not exist")
+
+    def _delete(self, tree: exp.Delete) -> None:
+        name = self._name(tree.this)
+        where = tree.args.get("where")
+        table = self.spark.table(self.qualified(name))
+        if where is None:
+            self.replace_with(name, table.limit(0))
+            return
+        # Keep the rows the condition is not TRUE for (NULL counts as not deleted, as in SQL).
+        keep = exp.not_(exp.func("COALESCE", where.this, exp.false()))
+        self.replace_with(name, table.where(keep.sql(dialect="spark")))
+
+    def _update(self, tree: exp.Update) -> None:
+        name = self._name(tree.this)
+        table = self.spark.table(self.qualified(name))
+        where = tree.args.get("where")
+        condition = where.this if where is not None else exp.true()
+        sets = {eq.this.name: eq.expression for eq in tree.expressions}
+        columns = []
+        for field in table.schema.fields:
+            col: exp.Expr = exp.column(field.name, quoted=True)
+            if field.name in sets:
+                value = exp.cast(
+                    sets[field.name],
+                    exp.DataType.build(field.dataType.simpleString(), dialect="spark"),
+                )
+                col = (
+                    exp.Case().when(condition.copy(), value).else_(col).as_(field.name, quoted=True)
+                )
+            columns.append(col.sql(dialect="spark"))
+        self.replace_with(name, table.selectExpr(*columns))

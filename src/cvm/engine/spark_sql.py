@@ -1,0 +1,67 @@
+"""Render canonical (DuckDB-dialect) statements as Spark SQL.
+
+sqlglot does the dialect translation (``expression.sql(dialect="spark")``). What remains are
+differences in *meaning*, mostly from Spark 4's ANSI mode, which stays on (it turns silent
+wrong answers into errors). Each rule below is one such difference, with the reason. Rules are
+applied to a copy of the statement; the caller's expression is never changed.
+"""
+
+from __future__ import annotations
+
+import sqlglot.expressions as exp
+
+from cvm.engine.base import Statement, to_expression
+
+SPARK_DIALECT = "spark"
+
+# DuckDB types that Spark spells differently or lacks.
+# Spark has no JSON column type; JSON travels as text and is read with get_json_object.
+_TYPE_REWRITES: dict[object, str] = {exp.DataType.Type.JSON: "STRING"}
+
+
+def _duckdb_division(node: exp.Expr) -> exp.Expr:
+    """``a / b`` → ``try_divide(CAST(a AS DOUBLE), b)``.
+
+    Two differences in meaning. (1) DuckDB's ``/`` returns DOUBLE for integers *and*
+    decimals, Spark's returns DECIMAL when either side is a decimal (``date_diff(...) / 7.0``
+    would come back as DECIMAL(27,6) rounded to 6 places); casting the dividend to DOUBLE gives
+    DuckDB's type and value. (2) ANSI Spark raises DIVIDE_BY_ZERO where DuckDB returns ±inf;
+    our statements guard their divisions (CASE WHEN n > 0 ...), but ``try_divide`` keeps an
+    unguarded one from failing a whole job, yielding NULL instead of DuckDB's inf (a value cvm
+    never produces on purpose).
+    """
+    if isinstance(node, exp.Div):
+        dividend = exp.cast(node.this, exp.DataType.Type.DOUBLE)
+        return exp.func("TRY_DIVIDE", dividend, node.expression)
+    return node
+
+
+def _portable_types(node: exp.Expr) -> exp.Expr:
+    if isinstance(node, exp.DataType) and node.this in _TYPE_REWRITES:
+        return exp.DataType.build(_TYPE_REWRITES[node.this], dialect=SPARK_DIALECT)
+    return node
+
+
+def is_transaction_control(statement: Statement) -> bool:
+    """BEGIN / COMMIT / ROLLBACK: Spark SQL has no multi-statement transactions.
+
+    A Parquet table write is atomic per statement (a job commits its files at the end), so the
+    engine runs these as no-ops; stages that bracket several writes in a transaction get
+    statement-level atomicity on Spark (documented in docs/scale-out.md).
+    """
+    if isinstance(statement, str):
+        word = statement.strip().split(None, 1)[0].upper() if statement.strip() else ""
+        return word in {"BEGIN", "COMMIT", "ROLLBACK", "START"}
+    return isinstance(statement, exp.Transaction | exp.Commit | exp.Rollback)
+
+
+def to_spark(statement: Statement) -> exp.Expression:
+    """The canonical statement with the Spark meaning rules applied (a new tree)."""
+    tree = to_expression(statement).copy().transform(_duckdb_division).transform(_portable_types)
+    assert isinstance(tree, exp.Expression)
+    return tree
+
+
+def render_spark(statement: Statement) -> str:
+    """Spark SQL text for a canonical statement."""
+    return to_spark(statement).sql(dialect=SPARK_DIALECT)
