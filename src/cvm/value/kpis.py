@@ -40,7 +40,9 @@ _MONTHLY = (
     + """,
 months AS (
   SELECT CAST(m AS DATE) AS month_start, CAST(m + INTERVAL 1 MONTH - INTERVAL 1 DAY AS DATE) AS month_end
-  FROM range(date_trunc('month', (SELECT min(day) FROM daily)), CAST(:as_of AS DATE) + INTERVAL 1 DAY, INTERVAL 1 MONTH) AS t(m)
+  -- unnest(generate_series(...)) rather than the range() table function: sqlglot spells it
+  -- as EXPLODE(SEQUENCE(...)) for Spark (range(...) AS t(m) does not transpile).
+  FROM (SELECT unnest(generate_series(date_trunc('month', (SELECT min(day) FROM daily)), CAST(:as_of AS DATE), INTERVAL 1 MONTH)) AS m) AS t
 ),
 firsts AS (SELECT customer_id, min(day) AS first_day FROM daily WHERE is_purchase GROUP BY customer_id),
 activity AS (
@@ -73,8 +75,12 @@ acquired AS (
 repeaters AS (
   SELECT m.month_start, count(*) AS repeat_customers
   FROM months AS m JOIN (
-    SELECT customer_id, min(day) AS first_day, (array_agg(day ORDER BY day))[2] AS second_day
-    FROM daily WHERE is_purchase GROUP BY customer_id
+    -- row_number rather than (array_agg(day ORDER BY day))[2]: Spark's collect_list has no
+    -- ORDER BY, so the ordered-aggregate spelling would pick an arbitrary day there.
+    SELECT customer_id, min(day) AS first_day, min(CASE WHEN nth = 2 THEN day END) AS second_day
+    FROM (SELECT customer_id, day, row_number() OVER (PARTITION BY customer_id ORDER BY day) AS nth
+          FROM daily WHERE is_purchase) AS ordered
+    GROUP BY customer_id
   ) AS s ON s.second_day <= m.month_end
   GROUP BY m.month_start
 )
