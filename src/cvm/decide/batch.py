@@ -20,11 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
+import sqlglot.expressions as exp
 
 from cvm.decide.arbitration import Allocation, solve
 from cvm.decide.config import DecideSettings, load_decide_settings
 from cvm.decide.contact_policy import INBOUND_CHANNELS, next_allowed_send_times
-from cvm.decide.control_groups import assignment_probability, offer_control_mask
+from cvm.decide.control_groups import assignment_probability, offer_control_sql
 from cvm.decide.eligibility import feature_query, layout_for
 from cvm.decide.greedy_solver import Coupling, _Inner
 from cvm.decide.offer_store import load_offers
@@ -117,7 +118,9 @@ def compute_decisions(
     allocation = solve(cands.problem, arb.solver, arb.exact_max_pairs)
     timings["arbitration"] = time.perf_counter() - t
     t = time.perf_counter()
-    rows, full_index = _decision_rows(cands, allocation, active, settings, day, as_of, timezone)
+    rows, full_index = _decision_rows(
+        engine, cands, allocation, active, settings, day, as_of, timezone
+    )
     timings["controls"] = time.perf_counter() - t
     run_id = f"{day.isoformat()}-{uuid.uuid4().hex[:8]}"
     rows = rows.set_column(0, "run_id", pa.array([run_id] * rows.num_rows, pa.string()))
@@ -129,7 +132,41 @@ def compute_decisions(
     return result
 
 
+def _offer_controls(
+    engine: Engine,
+    ids: np.ndarray,
+    offer_ids: np.ndarray,
+    shares: dict[str, float],
+    salts: dict[str, str],
+) -> np.ndarray:
+    """The offer control flag of each decision, hashed by the engine (same hash as Python)."""
+    if len(ids) == 0:
+        return np.zeros(0, dtype=bool)
+    view = "__cvm_decide_controls"
+    engine.register_arrow(
+        view,
+        pa.table(
+            {
+                "i": np.arange(len(ids)),
+                "customer_id": pa.array(ids, pa.string()),
+                "offer_id": pa.array(offer_ids, pa.string()),
+            }
+        ),
+    )
+    try:
+        flag = offer_control_sql(
+            exp.column("customer_id"), exp.column("offer_id"), shares, salts, engine.dialect
+        )
+        table = engine.fetch_arrow(
+            exp.select(exp.column("i"), flag.as_("held")).from_(view).order_by("i")
+        )
+    finally:
+        engine.unregister(view)
+    return table.column("held").to_numpy(zero_copy_only=False).astype(bool)
+
+
 def _decision_rows(
+    engine: Engine,
     cands: Candidates,
     allocation: Allocation,
     offers: list[Offer],
@@ -157,7 +194,7 @@ def _decision_rows(
         o.id: (o.control_share if o.control_share is not None else default_share) for o in offers
     }
     salts = {o.id: o.control_salt for o in offers}
-    control = offer_control_mask(list(ids), list(offer_ids), shares, salts) & ~is_global
+    control = _offer_controls(engine, ids, offer_ids, shares, salts) & ~is_global
     offer_share = np.array([shares[o] for o in offer_ids], dtype=float)
     g_share = settings.control.global_.share
     propensity = assignment_probability(g_share, offer_share, is_global, control)
@@ -203,8 +240,6 @@ def _decision_rows(
 
 def write_decisions(engine: Engine, result: DecisionSet) -> None:
     """Replace the decisions of ``result.day`` with this run's and record the run."""
-    import sqlglot.expressions as exp
-
     from cvm.engine.sql import literal
 
     ensure_decide_tables(engine)

@@ -89,6 +89,29 @@ def offer_control_mask(
     return out
 
 
+def offer_control_sql(
+    customer_id: exp.Expression,
+    offer_id: exp.Expression,
+    shares: dict[str, float],
+    salts: dict[str, str],
+    dialect: str,
+) -> exp.Expression:
+    """`offer_control_mask` as a SQL boolean over (customer_id, offer_id) columns: the same
+    hash, computed by the engine (a million SHA-256 digests in parallel, not one by one)."""
+    whens = [
+        exp.If(
+            this=offer_id.eq(exp.Literal.string(oid)),
+            true=exp.paren(bucket_sql(offer_salt(oid, salts.get(oid, "")), customer_id, dialect))
+            < exp.Literal.number(share),
+        )
+        for oid, share in sorted(shares.items())
+        if share > 0
+    ]
+    if not whens:
+        return exp.false()
+    return exp.Coalesce(this=exp.Case(ifs=whens), expressions=[exp.false()])
+
+
 def assignment_probability(
     global_share: float,
     offer_share: npt.NDArray[np.float64],

@@ -17,7 +17,7 @@ bounds the optimum from above (with k = 1 it equals the LP bound at the best μ)
 reports a certified gap without solving the LP.
 
 Prices are found in two steps: (1) the exact LP on a deterministic sample of customers of
-about ``SAMPLE_PAIRS`` pairs with every right-hand side scaled by the sample share (the
+about ``SAMPLE_PAIRS`` (60k) pairs with every right-hand side scaled by the sample share (the
 sample's duals estimate the full duals; Agrawal, Wang & Ye 2014, "A dynamic near-optimal
 algorithm for online linear programming", Oper. Res. 62, sec. 3) — below that size the sample
 is the whole problem, so the start is the exact LP dual; (2) projected subgradient steps on
@@ -46,7 +46,7 @@ from cvm.decide.arbitration import (
 )
 from cvm.decide.rounds import assign_rounds, finish
 
-SAMPLE_PAIRS = 150_000
+SAMPLE_PAIRS = 60_000
 SMALL = 5_000
 
 
@@ -182,7 +182,7 @@ def find_prices(
 ) -> tuple[FloatArray, float, Coupling, BoolArray]:
     """Prices μ of the lowest dual value found, that value (an upper bound), and the best
     feasible greedy assignment met on the way (every iterate on small problems, else the
-    first and the last)."""
+    first, which also sets the Polyak target)."""
     coupling = Coupling.of(problem)
     inner = _Inner(problem)
     empty = np.zeros(problem.n_pairs, dtype=bool)
@@ -200,7 +200,7 @@ def find_prices(
         value = dual_value(coupling, a, chosen, mu)
         if value < best_value:
             best_mu, best_value = mu.copy(), value
-        if small or it == 0 or it == iterations - 1:
+        if small or it == 0:
             primal = assign_rounds(problem, a, empty.copy())
             objective = float(problem.score[primal].sum())
             if objective > lower:

@@ -71,18 +71,19 @@ def _state(problem: Problem, chosen: BoolArray, offer_max: FloatArray | None = N
     )
 
 
-def _valid(problem: Problem, st: _State, chosen: BoolArray, base: BoolArray) -> BoolArray:
-    ok = base & ~chosen & (st.slots[problem.customer] > 0)
-    ok &= st.offer_left[problem.offer] >= 1 - EPS
-    ok &= st.channel_left[problem.channel] >= 1 - EPS
-    ok &= problem.cost <= st.budget_left + EPS
+def _valid(problem: Problem, st: _State, chosen: BoolArray, idx: IntArray) -> BoolArray:
+    """Which of the pairs ``idx`` can still be added (every test only ever turns false)."""
+    cust, off, chn = problem.customer[idx], problem.offer[idx], problem.channel[idx]
+    ok = ~chosen[idx] & (st.slots[cust] > 0)
+    ok &= st.offer_left[off] >= 1 - EPS
+    ok &= st.channel_left[chn] >= 1 - EPS
+    ok &= problem.cost[idx] <= st.budget_left + EPS
     if st.group_left is not None:
         assert problem.group_member is not None
-        member = problem.group_member[problem.offer, problem.channel]
-        left = st.group_left[problem.customer]
-        ok &= ~(member & (left <= 0)).any(axis=1)
+        member = problem.group_member[off, chn]
+        ok &= ~(member & (st.group_left[cust] <= 0)).any(axis=1)
     if st.used_key:
-        keys = problem.customer * problem.n_offers + problem.offer
+        keys = cust * problem.n_offers + off
         ok &= ~np.isin(keys, np.fromiter(st.used_key, dtype=np.int64))
     return ok
 
@@ -142,26 +143,66 @@ def assign_rounds(
     """Add pairs by descending ``priority`` (> 0, score > 0) while every constraint holds.
 
     Each round every customer with a free slot proposes its best valid pair; proposals are
-    accepted in priority order while capacities allow. ``chosen`` is updated and returned.
+    accepted in priority order while capacities allow. Pairs that can no longer be added are
+    dropped for good (capacity only shrinks), so late rounds are cheap; when a round takes
+    almost nothing, the rest is done by one exact sequential pass. ``chosen`` is updated.
     """
     if problem.n_pairs == 0:
         return chosen
-    base = (priority > 0) & (problem.score > 0)
     st = _state(problem, chosen, offer_max)
-    starts = customer_starts(problem.customer)
-    seg = segment_ids(starts, problem.n_pairs)
+    live = np.flatnonzero((priority > 0) & (problem.score > 0) & ~chosen)
     for _ in range(max_rounds):
-        valid = _valid(problem, st, chosen, base)
-        if not valid.any():
+        live = live[_valid(problem, st, chosen, live)]
+        if len(live) == 0:
             break
-        proposals = segment_argmax(np.where(valid, priority, -np.inf), starts, seg)
-        if len(proposals) == 0:
-            break
+        starts = customer_starts(problem.customer[live])
+        local = segment_argmax(priority[live], starts, segment_ids(starts, len(live)))
+        proposals = live[local]
         order = proposals[np.lexsort((proposals, -priority[proposals]))]
         # One proposal per customer per round, so per-customer limits hold by `_valid`.
         ok = _prefix_feasible(problem, st, order)
         _accept(problem, st, chosen, order[ok])
+        if ok.sum() < max(1, 0.02 * len(order)) and len(live) <= SEQUENTIAL_MAX:
+            _sequential(problem, st, chosen, live, priority)
+            break
     return chosen
+
+
+SEQUENTIAL_MAX = 300_000
+
+
+def _sequential(
+    problem: Problem, st: _State, chosen: BoolArray, live: IntArray, priority: FloatArray
+) -> None:
+    """The exact greedy: every remaining pair in priority order, taken if it still fits."""
+    order = live[np.lexsort((live, -priority[live]))]
+    member = problem.group_member if problem.has_groups else None
+    for i in order.tolist():
+        c, o, h = int(problem.customer[i]), int(problem.offer[i]), int(problem.channel[i])
+        cost = float(problem.cost[i])
+        if (
+            chosen[i]
+            or st.slots[c] <= 0
+            or st.offer_left[o] < 1 - EPS
+            or st.channel_left[h] < 1 - EPS
+        ):
+            continue
+        if cost > st.budget_left + EPS:
+            continue
+        key = c * problem.n_offers + o
+        if problem.k > 1 and key in st.used_key:
+            continue
+        if member is not None and st.group_left is not None:
+            if (member[o, h] & (st.group_left[c] <= 0)).any():
+                continue
+            st.group_left[c] -= member[o, h].astype(np.int64)
+        chosen[i] = True
+        st.slots[c] -= 1
+        st.offer_left[o] -= 1
+        st.channel_left[h] -= 1
+        st.budget_left -= cost
+        if problem.k > 1:
+            st.used_key.add(key)
 
 
 def meet_minimums(problem: Problem, chosen: BoolArray) -> dict[str, int]:

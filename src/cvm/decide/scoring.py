@@ -118,6 +118,13 @@ def build_candidates(
     """Score every (customer, offer, channel) the policy allows (see the module docstring)."""
     n = features.num_rows
     offers = list(layout.offers)
+    flags: dict[str, BoolArray] = {}
+
+    def flag(name: str) -> BoolArray:  # each column converted once, read by many pairs
+        if name not in flags:
+            flags[name] = _bool(features, name)
+        return flags[name]
+
     channel_names = sorted(channels or {c for o in offers for c in o.channels})
     policy = settings.policy
     clv, aov = _float(features, "clv"), _float(features, "avg_order_value")
@@ -149,9 +156,9 @@ def build_candidates(
             dropped["not eligible"] += int((~ok).sum())
             if ch in OUTBOUND_CHANNELS:
                 j = layout.reach_index(ch, offer.purpose)
-                reach = _bool(features, f"r_{j}") if j is not None else np.zeros(n, bool)
+                reach = flag(f"r_{j}").copy() if j is not None else np.zeros(n, bool)
                 if ch in ADDRESS_COLUMNS:
-                    reach &= _bool(features, f"a_{ch}")
+                    reach &= flag(f"a_{ch}")
                 dropped["no consent or address"] += int((ok & ~reach).sum())
                 ok &= reach
             if marketing:
