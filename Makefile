@@ -19,6 +19,7 @@ $(STAMP): pyproject.toml $(LOCK)
 
 demo: $(STAMP)
 	$(BIN)/cvm demo --workspace $(WORKSPACE) --customers $(CUSTOMERS) --seed 42 --force
+	$(BIN)/cvm offers load examples/demo/offers.yaml --workspace $(WORKSPACE)
 	$(BIN)/cvm run --workspace $(WORKSPACE)
 
 lint: $(STAMP)

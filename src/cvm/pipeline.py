@@ -87,6 +87,37 @@ def score_stage(ws: Workspace, as_of: dt.date | None, step: Step) -> dict[str, A
     return {k: v for k, v in result.items() if k != "versions"}
 
 
+def decide_stage(ws: Workspace, as_of: dt.date | None, step: Step) -> dict[str, Any]:
+    from cvm.decide.batch import run_decisions
+    from cvm.decide.offer_store import load_offers
+    from cvm.value.summaries import last_transaction_date
+
+    offers = load_offers(ws.engine)
+    if not offers:
+        return {"skipped": "no offers in the catalogue (cvm offers load FILE)"}
+    day = as_of or last_transaction_date(ws.engine) or dt.date.today()
+    result = run_decisions(ws, day=day, offers=offers, progress=step)
+    keep = (
+        "run_id",
+        "customers",
+        "decisions",
+        "contacted",
+        "offer_control",
+        "global_control",
+        "spend",
+        "expected_profit",
+        "incremental_value",
+    )
+    return {k: result.summary.get(k) for k in keep}
+
+
+def campaigns_stage(ws: Workspace, as_of: dt.date | None, step: Step) -> dict[str, Any]:
+    from cvm.campaigns.lifecycle import run_campaigns
+
+    result = run_campaigns(ws, as_of, progress=step)
+    return {k: v for k, v in result.items() if isinstance(v, int | float | str)}
+
+
 def report_stage(ws: Workspace, as_of: dt.date | None, step: Step) -> dict[str, Any]:
     from cvm.report.builder import build_report
 
@@ -101,6 +132,8 @@ STAGES: list[tuple[str, StageFn]] = [
     ("value", value_stage),
     ("score", score_stage),
     ("segments", segments_stage),
+    ("decide", decide_stage),
+    ("campaigns", campaigns_stage),
     ("report", report_stage),
 ]
 
