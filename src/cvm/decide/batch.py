@@ -291,3 +291,18 @@ def run_decisions(
         path = ws.runs_dir / f"decide-{result.run_id}.json"
         path.write_text(json.dumps(result.summary, indent=2, default=str), encoding="utf-8")
     return result
+
+
+def decide_stage(ws: Workspace, as_of: dt.date | None, step: Progress) -> dict[str, Any]:
+    """The loop's stage (`cvm.pipeline` signature): decide for ``as_of`` (default today)."""
+    offers = load_offers(ws.engine)
+    if not offers:
+        return {"skipped": "no offers in the catalogue; load some with `cvm offers load FILE`"}
+    result = run_decisions(ws, day=as_of, offers=offers, progress=step)
+    s = result.summary
+    keys = ("run_id", "date", "decisions", "contacted", "offer_control", "spend")
+    return {
+        **{k: s[k] for k in keys},
+        "expected_profit": s["expected_profit"],
+        "binding": s["binding"],
+    }

@@ -44,7 +44,8 @@ from cvm.decide.arbitration import (
     segment_argmax,
     segment_ids,
 )
-from cvm.decide.rounds import assign_rounds, finish
+from cvm.decide.repair import finish
+from cvm.decide.rounds import assign_rounds
 
 SAMPLE_PAIRS = 60_000
 SMALL = 5_000

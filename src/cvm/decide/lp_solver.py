@@ -41,7 +41,7 @@ from cvm.decide.arbitration import (
     customer_starts,
     usage,
 )
-from cvm.decide.rounds import finish
+from cvm.decide.repair import finish
 
 MILP_MAX_PAIRS = 200_000
 IPM_FROM_PAIRS = 20_000
