@@ -39,7 +39,7 @@ from cvm.segments.tables import (
 )
 
 NEW, ENTERED, EXITED = "_cvm_segment_new", "_cvm_segment_entered", "_cvm_segment_exited"
-FLAGS = "_cvm_segment_flags"
+FLAGS, CURRENT = "_cvm_segment_flags", "_cvm_segment_current"
 LIVE_TABLES = {
     "events": "_cvm_live_events",
     "transactions": "_cvm_live_transactions",
@@ -135,14 +135,18 @@ def _reconcile(
     new: exp.Expr = pairs[0]
     for pair in pairs[1:]:
         new = exp.Union(this=new, expression=pair, distinct=False)  # no copies: O(n), not O(n²)
+    members_of = SEGMENT_MEMBERSHIP.name
+    restriction = ctx.restriction(exp.column("customer_id"))
+    if restriction:
+        # The customers' rows first, alone: a filter on customer_id only is what lets the
+        # engine use the index of ensure_live_indexes (mixed with segment it scans everything).
+        mine = exp.select("segment", "customer_id").from_(members_of).where(*restriction)
+        engine.execute(_temp(CURRENT, mine))
+        members_of = CURRENT
     current = (
         exp.select("segment", "customer_id")
-        .from_(SEGMENT_MEMBERSHIP.name)
-        .where(
-            exp.and_(
-                exp.column("segment").isin(*names), *ctx.restriction(exp.column("customer_id"))
-            )
-        )
+        .from_(members_of)
+        .where(exp.column("segment").isin(*names))
     )
     both = exp.select("segment", "customer_id")
     engine.execute(_temp(NEW, new))  # type: ignore[arg-type]
@@ -211,7 +215,7 @@ def _refresh(
                     SegmentRefresh(name, schedules[name], members, entered, exited)
                 )
     report.seconds = time.perf_counter() - started
-    for table in (FLAGS, NEW, ENTERED, EXITED):
+    for table in (FLAGS, CURRENT, NEW, ENTERED, EXITED):
         engine.execute(f"DROP TABLE IF EXISTS {table}")
     return report
 
