@@ -324,6 +324,8 @@ def main() -> None:
     parser.add_argument("--workspace", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None, help="Write the JSON result here.")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--reuse", action="store_true", help="Reuse the warehouse in --workspace.")
+    parser.add_argument("--realtime-only", action="store_true", help="Skip the batch and LP parts.")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -336,9 +338,14 @@ def main() -> None:
 
     folder = args.workspace or Path(tempfile.mkdtemp(prefix="cvm-decide-bench-")) / "ws"
     t = time.perf_counter()
-    ws = init_workspace(folder, force=True)
-    ensure_decide_tables(ws.engine)
-    build_warehouse(ws.engine, args.customers)
+    if args.reuse and (folder / "cvm.toml").exists():
+        from cvm.workspace import open_workspace
+
+        ws = open_workspace(folder)
+    else:
+        ws = init_workspace(folder, force=True)
+        ensure_decide_tables(ws.engine)
+        build_warehouse(ws.engine, args.customers)
     build_seconds = time.perf_counter() - t
     offers = parse_offers([(f"offers[{i}]", o) for i, o in enumerate(OFFERS)])
     out: dict[str, object] = {
@@ -346,6 +353,11 @@ def main() -> None:
         "customers": args.customers, "offers": len(offers), "build_seconds": round(build_seconds, 1),
     }  # fmt: skip
     print(f"warehouse built in {build_seconds:.1f} s", flush=True)
+    if args.realtime_only:
+        ws.close()
+        out["realtime"] = realtime(folder, args.customers, args.seconds, args.rate, args.port)
+        print(json.dumps(out["realtime"], indent=2, default=str), flush=True)
+        return
     b = batch(ws, args.customers, offers)
     result = b.pop("result")
     out["batch"] = b

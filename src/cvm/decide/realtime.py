@@ -4,8 +4,8 @@ A `RealtimeDecider` loads the decision features of every customer once (the very
 batch run uses, `cvm.decide.eligibility.feature_query`) into arrays indexed by customer id, and
 keeps them fresh in a background thread: every ``delta_seconds`` it re-reads the features of
 the customers whose contact history, consents or cool-down events changed since the last look,
-and every ``refresh_seconds`` it reloads everyone. A request is then a dictionary lookup and a
-few multiplications (tens of microseconds), whatever the size of the base.
+and every ``refresh_seconds`` (15 minutes) it reloads everyone. A request is then a dictionary
+lookup and a few multiplications (tens of microseconds), whatever the size of the base.
 
 Per request it honours the same policy and control groups as the batch: eligibility, consent,
 address, frequency caps (counting history, schedule and the real-time decisions it made
@@ -129,7 +129,7 @@ class RealtimeDecider:
         *,
         consent_policy: str = "opt_in",
         timezone: str = "UTC",
-        refresh_seconds: float = 300.0,
+        refresh_seconds: float = 900.0,
         delta_seconds: float = 2.0,
         clock: Callable[[], dt.datetime] | None = None,
     ) -> None:
@@ -151,6 +151,7 @@ class RealtimeDecider:
         self._thread: threading.Thread | None = None
         self._watermark = utc_naive(None)
         self._loaded_at = 0.0
+        self._delta_at = 0.0
         ensure_decide_tables(engine)
         self.snapshot = self._load()
 
@@ -221,7 +222,8 @@ class RealtimeDecider:
         while not self._stop.wait(min(self.delta_seconds, 1.0)):
             try:
                 self.flush()
-                if time.monotonic() - self._loaded_at >= self.delta_seconds:
+                if time.monotonic() - self._delta_at >= self.delta_seconds:
+                    self._delta_at = time.monotonic()
                     self.refresh()
             except Exception:  # keep serving from the last snapshot
                 time.sleep(self.delta_seconds)
