@@ -38,6 +38,7 @@ from cvm.core.errors import UserInputError
 from cvm.measure.comparison import MeanInterval
 from cvm.measure.cuped import Covariate, CupedAdjuster, check_pre_assignment
 from cvm.measure.lift import estimate_lift
+from cvm.measure.power import assess_control
 from cvm.measure.results import ArmLift, LiftReport, MetricLift
 from cvm.measure.significance import holm_adjust
 
@@ -352,7 +353,7 @@ def measure_campaign_frame(
         expected_control_share=_planned_control_share(data),
         **options,
     )
-    warnings += overall.warnings
+    warnings += _soften_power_warnings(overall, alpha)
     cells = [cell for column in by for cell in _breakdown(data, column, options, warnings)]
     if not cost_known:
         warnings.append("no contact cost known: ROI not computed (pass a cost per contact)")
@@ -371,6 +372,24 @@ def measure_campaign_frame(
         warnings=warnings,
         cost_known=cost_known,
     )
+
+
+def _soften_power_warnings(report: LiftReport, alpha: float) -> list[str]:
+    """A control too small for typical lifts still confirms a large one: say so plainly."""
+    out = list(report.warnings)
+    for a in report.arms:
+        conv = metric_of(a, "converted")
+        if not a.control_warning or conv is None or not conv.p_adjusted < alpha:
+            continue
+        old = f"arm {a.arm}: {a.control_warning}"
+        if old in out and 0 < conv.control_value < 1:
+            check = assess_control(a.n_treatment, a.n_control, conv.control_value, alpha=alpha)
+            out[out.index(old)] = (
+                f"arm {a.arm}: the control can only detect conversion lifts of "
+                f"{check.mde_relative:.0%} or more; the measured lift ({conv.relative_lift:+.0%}) "
+                "was large enough, but smaller effects in breakdowns may go unseen"
+            )
+    return out
 
 
 def metric_of(arm: ArmLift, name: str) -> MetricLift | None:
