@@ -11,6 +11,7 @@ from cvm.cli import (
     identity_cmds,
     ingest_cmds,
     keys_cmds,
+    measure_cmds,
     models_cmds,
     privacy_cmds,
     profile_cmds,
@@ -46,3 +47,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(decide_cmds.offers_app, name="offers")
     app.add_typer(campaigns_cmds.app, name="campaigns")
     app.add_typer(users_cmds.users_app, name="users")
+    app.add_typer(measure_cmds.app, name="measure")
