@@ -186,7 +186,10 @@ def dispatch(args: argparse.Namespace) -> dict[str, Any]:
         settings = load_campaign_settings(root)
         settings.dispatch.batch_size = args.batch_size
         dispatcher = Dispatcher(
-            ws.state, settings, load_decide_settings(root), lambda ch: open_channel(ch, settings, root)
+            ws.state,
+            settings,
+            load_decide_settings(root),
+            lambda ch: open_channel(ch, settings, root),
         )
         profiler = cProfile.Profile() if args.profile else None
         wall, cpu = time.perf_counter(), time.process_time()
