@@ -22,8 +22,10 @@ def _message(key: str, to: str) -> OutgoingMessage:
     )  # fmt: skip
 
 
-def test_messages_arrive_whole_over_one_connection() -> None:
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_messages_arrive_whole_over_one_connection(pipelining: bool) -> None:
     with smtp_sink() as (sink, port):
+        sink.pipelining = pipelining
         channel = SmtpChannel(
             SmtpSettings(
                 host="127.0.0.1", port=port, from_address="news@shop.example", from_name="Shöp"
@@ -38,10 +40,14 @@ def test_messages_arrive_whole_over_one_connection() -> None:
             return original()
 
         channel._connect = counting  # type: ignore[method-assign]
-        results = channel.send_many([_message(f"key{i}", f"c{i}@example.com") for i in range(5)])
+        messages = [_message(f"key{i}", f"c{i}@example.com") for i in range(5)]
+        messages[3] = OutgoingMessage("key3", "email", "c3@example.com", "s", ".dot\n..two\n", None)
+        results = channel.send_many(messages)
+        assert channel._smtp is not None and channel._smtp.has_extn("pipelining") == pipelining
         channel.close()
         assert [r.status for r in results] == ["sent"] * 5
         assert connects == 1  # reused for every message
+        assert channel._smtp is None  # closed
         got = sink.snapshot()
         assert len(got) == 5
         first = got[0]
@@ -52,10 +58,13 @@ def test_messages_arrive_whole_over_one_connection() -> None:
         assert first.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         assert first.part("plain").strip() == "Plain text, ünïcode"
         assert "<b>there</b>" in first.part("html")
+        assert got[3].part("plain").replace("\r\n", "\n") == ".dot\n..two\n"  # dot-stuffed
 
 
-def test_refused_recipient_is_a_hard_bounce_and_the_connection_survives() -> None:
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_refused_recipient_is_a_hard_bounce_and_the_connection_survives(pipelining: bool) -> None:
     with smtp_sink() as (sink, port):
+        sink.pipelining = pipelining
         sink.refuse.add("nobody@example.com")
         channel = SmtpChannel(SmtpSettings(host="127.0.0.1", port=port))
         bad, good = channel.send_many(

@@ -2,7 +2,8 @@
 
 One connection is kept open per channel instance (one per dispatch worker) and reused for
 every message: a new TCP + EHLO (+ TLS + AUTH) handshake per message would cost more than the
-message. The idempotency key is the Message-ID (``<key@domain>``), so a message resent after a
+message. When the server offers PIPELINING (RFC 2920; Postfix and most relays do) the
+envelope commands go in one write, halving the round trips per message. The idempotency key is the Message-ID (``<key@domain>``), so a message resent after a
 crash between the server's ``250`` and our commit carries the same Message-ID as the first
 copy; receivers (and the end-to-end test) recognise it.
 
@@ -16,6 +17,7 @@ the shape most relays can be configured to post).
 from __future__ import annotations
 
 import json
+import re
 import smtplib
 import ssl
 from collections.abc import Mapping, Sequence
@@ -30,6 +32,8 @@ from cvm.channels.base import (
     utc_now,
 )
 from cvm.channels.email_mime import address, build_email, dkim_sign
+
+_DOT_LINE = re.compile(rb"(?m)^\.")  # dot-stuffing (RFC 5321 4.5.2)
 
 
 @dataclass
@@ -137,6 +141,8 @@ class SmtpChannel(BaseChannel):
         try:
             if self._smtp is None:
                 self._smtp = self._connect()
+            if self._smtp.has_extn("pipelining"):
+                return self._pipelined(self._smtp, message, data)
             self._smtp.sendmail(self.settings.from_address, [message.to], data)
             return SendResult("sent", provider_id=message_id(message.key, self.settings.domain))
         except smtplib.SMTPRecipientsRefused as err:
@@ -156,6 +162,28 @@ class SmtpChannel(BaseChannel):
         except (smtplib.SMTPException, OSError) as err:
             self._drop()
             return SendResult("temporary_error", detail=f"{type(err).__name__}: {short(err)}")
+
+    def _pipelined(self, smtp: smtplib.SMTP, message: OutgoingMessage, data: bytes) -> SendResult:
+        """RFC 2920: MAIL, RCPT and DATA in one write, their three replies read together, then
+        the content: two round trips per message instead of four."""
+        smtp.send(f"MAIL FROM:<{self.settings.from_address}>\r\nRCPT TO:<{message.to}>\r\nDATA\r\n")
+        replies = [smtp.getreply() for _ in range(3)]
+        (mail_code, mail_reply), (rcpt_code, rcpt_reply), (data_code, _) = replies
+        if data_code != 354:
+            self._reset()
+            if mail_code != 250:
+                return self._refused(mail_code, mail_reply, recipient=False)
+            if rcpt_code not in (250, 251):
+                return self._refused(rcpt_code, rcpt_reply, recipient=True)
+            return self._refused(data_code, b"DATA refused", recipient=False)
+        body = _DOT_LINE.sub(b"..", data)
+        if not body.endswith(b"\r\n"):
+            body += b"\r\n"
+        smtp.send(body + b".\r\n")
+        code, reply = smtp.getreply()
+        if code != 250:
+            return self._refused(code, reply, recipient=False)
+        return SendResult("sent", provider_id=message_id(message.key, self.settings.domain))
 
     @staticmethod
     def _refused(code: int, reply: bytes | str, recipient: bool) -> SendResult:
