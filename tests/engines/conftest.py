@@ -111,3 +111,46 @@ def observation_end(demo_baseline: Engine) -> dt.date:
     end = last_transaction_date(demo_baseline)
     assert end is not None
     return end
+
+
+@pytest.fixture(scope="session")
+def segment_data() -> Any:
+    """The seeded segment test warehouse (customers, profiles, events, transactions, consents)."""
+    from tests.segments.data import generate
+
+    return generate(7)
+
+
+def _load_segment_data(engine: Engine, data: Any) -> None:
+    from cvm.engine.warehouse import ensure_warehouse
+    from cvm.profiles.views import ensure_profile_tables
+
+    ensure_warehouse(engine)
+    ensure_profile_tables(engine)
+    for name, table in data.arrow().items():
+        engine.write_arrow(name, table)
+
+
+@pytest.fixture(scope="session")
+def segment_baseline(segment_data: Any) -> Iterator[Engine]:
+    engine = DuckDBEngine()
+    _load_segment_data(engine, segment_data)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="session", params=ENGINE_KINDS)
+def segments(
+    request: pytest.FixtureRequest,
+    segment_data: Any,
+    segment_baseline: Engine,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Pair]:
+    """The segment test data (every node kind has members in it) on each engine."""
+    if request.param == "duckdb":
+        yield Pair("duckdb", segment_baseline, segment_baseline)
+        return
+    engine = new_engine(request.param, request, tmp_path_factory.mktemp("segments"))
+    _load_segment_data(engine, segment_data)
+    yield Pair(request.param, engine, segment_baseline)
+    engine.close()

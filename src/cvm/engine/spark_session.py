@@ -15,6 +15,8 @@ test suite all behave alike:
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -55,6 +57,10 @@ def build_session(
     settings = dict(CVM_SPARK_CONF)
     if master.startswith("local"):
         settings.update(LOCAL_SPARK_CONF)
+        # Local Python workers must be this interpreter (the one with cvm installed), not
+        # whatever `python3` is first on PATH; a cluster sets PYSPARK_PYTHON itself.
+        # (PySpark reads PYSPARK_PYTHON when it starts the context.)
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     settings.update(conf or {})
     builder = SparkSession.builder.appName(app_name)
     if master.startswith("sc://"):

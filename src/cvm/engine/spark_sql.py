@@ -8,6 +8,8 @@ applied to a copy of the statement; the caller's expression is never changed.
 
 from __future__ import annotations
 
+import re
+
 import sqlglot.expressions as exp
 
 from cvm.engine.base import Statement, to_expression
@@ -36,6 +38,70 @@ def _duckdb_division(node: exp.Expr) -> exp.Expr:
     return node
 
 
+def _day_boundaries(node: exp.Expr) -> exp.Expr:
+    """``date_diff('day', a, b)`` → ``DATEDIFF(CAST(b AS DATE), CAST(a AS DATE))``.
+
+    DuckDB's ``date_diff('day', ...)`` counts day boundaries crossed (the difference of the
+    dates); Spark's three-argument ``DATEDIFF(DAY, a, b)`` (what sqlglot emits) counts whole
+    24-hour periods between timestamps, one less for 23:00 → 09:00 the next day but one. The
+    two-argument DATEDIFF on dates is DuckDB's meaning. Other units are not used by cvm.
+    """
+    if isinstance(node, exp.DateDiff) and node.text("unit").upper() in {"DAY", ""}:
+        return exp.func(
+            "DATEDIFF",
+            exp.cast(node.this, exp.DataType.Type.DATE),
+            exp.cast(node.expression, exp.DataType.Type.DATE),
+        )
+    return node
+
+
+def _double_average(node: exp.Expr) -> exp.Expr:
+    """``avg(x)`` → ``avg(CAST(x AS DOUBLE))``.
+
+    DuckDB averages integers and decimals as DOUBLE; Spark keeps a decimal average a decimal
+    (``avg(CASE ... THEN 1.0 ELSE 0.0 END)`` comes back as DECIMAL rounded to 5 places).
+    """
+    if isinstance(node, exp.Avg) and not isinstance(node.this, exp.Distinct):
+        return exp.Avg(this=exp.cast(node.this, exp.DataType.Type.DOUBLE))
+    return node
+
+
+def _two_argument_if(node: exp.Expr) -> exp.Expr:
+    """``IF(c, x)`` → ``IF(c, x, NULL)``: Spark's IF takes exactly three arguments.
+
+    (The WHEN branches inside a CASE are If nodes too; they keep their shape.)
+    """
+    if (
+        isinstance(node, exp.If)
+        and node.args.get("false") is None
+        and not isinstance(node.parent, exp.Case)
+    ):
+        return exp.If(this=node.this, true=node.args.get("true"), false=exp.null())
+    return node
+
+
+_QUOTED_KEY = re.compile(r'\."((?:[^"\']|"")*)"')
+
+
+def _bracket_json_path(node: exp.Expr) -> exp.Expr:
+    """``'$."a"."b"'`` → ``'$['a']['b']'`` in JSON extractions.
+
+    cvm quotes every JSON key (``cvm.segments.fields.json_path``) so dots and spaces are plain
+    characters. DuckDB reads that quoted form; Spark's ``get_json_object`` does not (it returns
+    NULL) but reads the bracket form with the same meaning.
+    """
+    if isinstance(node, exp.JSONExtract | exp.JSONExtractScalar):
+        path = node.expression
+        if isinstance(path, exp.Literal) and path.is_string and path.this.startswith('$."'):
+            keys = _QUOTED_KEY.findall(path.this[1:])
+            if "$" + "".join(f'."{k}"' for k in keys) == path.this:
+                bracketed = "$" + "".join(f"['{k}']" for k in keys)
+                new = node.copy()
+                new.set("expression", exp.Literal.string(bracketed))
+                return new
+    return node
+
+
 def _portable_types(node: exp.Expr) -> exp.Expr:
     if isinstance(node, exp.DataType) and node.this in _TYPE_REWRITES:
         return exp.DataType.build(_TYPE_REWRITES[node.this], dialect=SPARK_DIALECT)
@@ -57,7 +123,10 @@ def is_transaction_control(statement: Statement) -> bool:
 
 def to_spark(statement: Statement) -> exp.Expression:
     """The canonical statement with the Spark meaning rules applied (a new tree)."""
-    tree = to_expression(statement).copy().transform(_duckdb_division).transform(_portable_types)
+    tree = to_expression(statement).copy().transform(_duckdb_division)
+    tree = tree.transform(_day_boundaries).transform(_portable_types)
+    tree = tree.transform(_double_average).transform(_two_argument_if)
+    tree = tree.transform(_bracket_json_path)
     assert isinstance(tree, exp.Expression)
     return tree
 
