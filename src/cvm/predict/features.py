@@ -185,13 +185,12 @@ def _event_counts(engine: Engine, cutoff: dt.datetime, names: list[str]) -> pd.D
     since = cutoff - dt.timedelta(days=90)
     ts = _ts
     parts: list[exp.Expr] = [
-        exp.Anonymous(
-            this="date_diff",
-            expressions=[
-                exp.Literal.string("day"),
-                exp.func("MAX", exp.column("occurred_at")),
-                ts(cutoff),
-            ],
+        # DateDiff rather than an anonymous date_diff('day', ...): a typed node is what
+        # sqlglot can spell for other engines (Spark: DATEDIFF(end, start)).
+        exp.DateDiff(
+            this=ts(cutoff),
+            expression=exp.func("MAX", exp.column("occurred_at")),
+            unit=exp.var("DAY"),
         ).as_("days_since_last_event"),
         exp.Count(this=exp.Star()).as_("events_total"),
     ]

@@ -115,6 +115,8 @@ def _roc_points(y: np.ndarray, p: np.ndarray, n: int = 50) -> list[dict[str, flo
     return [{"fpr": float(fpr[i]), "tpr": float(tpr[i])} for i in idx]
 
 
+# `:days * INTERVAL 1 DAY` rather than `INTERVAL (:days) DAY`: the parenthesised form does
+# not transpile to Spark SQL; the product means the same on both engines.
 _ASSIGNMENTS = """
 SELECT a.customer_id, a.arm, coalesce(a.is_control, a.arm = 'control') AS is_control, a.assigned_at,
        CASE WHEN count(t.transaction_id) > 0 THEN 1 ELSE 0 END AS converted,
@@ -122,7 +124,7 @@ SELECT a.customer_id, a.arm, coalesce(a.is_control, a.arm = 'control') AS is_con
 FROM campaign_assignments AS a
 LEFT JOIN transactions AS t
   ON t.customer_id = a.customer_id AND t.occurred_at >= a.assigned_at
- AND t.occurred_at < a.assigned_at + INTERVAL (:days) DAY AND NOT coalesce(t.is_return, FALSE)
+ AND t.occurred_at < a.assigned_at + :days * INTERVAL 1 DAY AND NOT coalesce(t.is_return, FALSE)
 WHERE a.campaign_id = :campaign
 GROUP BY 1, 2, 3, 4
 """
