@@ -100,11 +100,14 @@ def read_hillstrom(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     bad = _problems(df)
     rejected = df.loc[sorted(set(bad["index"]))]
     accepted = df.drop(index=rejected.index)
-    quarantine = bad.merge(
-        df[["row_number"]].assign(raw=df[list(COLUMNS)].agg(",".join, axis=1)),
-        left_on="index",
-        right_index=True,
+    raw = pd.DataFrame(
+        {
+            "row_number": rejected["row_number"],
+            "raw": [",".join(r) for r in rejected[list(COLUMNS)].itertuples(index=False)],
+        },
+        index=rejected.index,
     )
+    quarantine = bad.merge(raw, left_on="index", right_index=True)
     return accepted, quarantine.drop(columns="index")
 
 

@@ -68,11 +68,10 @@ def program_frame(
     """One row per existing customer and month (see the module docstring)."""
     parts = []
     customer = exp.column("customer_id", table="b")
-    for start in month_starts(as_of, months):
+    # A moment on a month's first instant ends the previous month: that one is the last.
+    for start in month_starts(as_of - dt.timedelta(microseconds=1), months):
         nxt = month_starts(dt.datetime.combine(start + dt.timedelta(days=32), dt.time()), 1)[0]
         end = min(dt.datetime.combine(nxt, dt.time()), as_of)
-        if end <= dt.datetime.combine(start, dt.time()):
-            continue  # as_of is the first instant of this month: nothing to compare yet
         query = bind(
             _MONTH,
             start=dt.datetime.combine(start, dt.time()),
@@ -107,7 +106,7 @@ def measure_program(
     frame = frame[frame["customer_id"].notna()]
     report = estimate_program_lift(frame, alpha=alpha)
     current = as_of.strftime("%Y-%m")
-    if any(m.breakdown_value == current for m in report.months):
+    if as_of.day > 1 or as_of.time() != dt.time():
         report.warnings.append(f"{current} is still running (data to {as_of:%Y-%m-%d %H:%M})")
     return report
 
