@@ -55,7 +55,12 @@ def main() -> None:
         (
             "churn",
             lambda: train_churn(
-                engine, ws.models_dir, AS_OF, ws.settings.value.churn_window_days, promote=True
+                engine,
+                ws.models_dir,
+                AS_OF,
+                ws.settings.value.churn_window_days,
+                promote=True,
+                n_estimators=100,
             ),
         ),
         (
