@@ -104,8 +104,11 @@ def report(
         ),
     ] = None,
     as_of: AsOfOpt = None,
+    pdf: Annotated[
+        bool, typer.Option("--pdf", help="Also print it to PDF with headless Chromium.")
+    ] = False,
 ) -> None:
-    """Write the self-contained HTML report."""
+    """Write the self-contained HTML report (and, with --pdf, the same as PDF)."""
     from cvm.report.builder import build_report
 
     with open_workspace(workspace) as ws:
@@ -117,6 +120,12 @@ def report(
                 progress=lambda m: status.update(m),
             )
     console.print(f"[bold green]report:[/] {path}")
+    if pdf:
+        from cvm.report.pdf import render_pdf
+
+        with err_console.status("printing to PDF"):
+            printed = render_pdf(path)
+        console.print(f"[bold green]pdf:[/] {printed}")
 
 
 def _holdout_text(val: dict) -> str:  # type: ignore[type-arg]

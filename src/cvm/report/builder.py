@@ -9,8 +9,10 @@ from pathlib import Path
 import plotly.offline
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from cvm.report.measure_section import campaign_results_section
 from cvm.report.model import ReportContext, Section
 from cvm.report.predict_section import predict_section
+from cvm.report.program_section import program_section
 from cvm.report.segments_section import segments_section
 from cvm.report.value_section import kpi_section, value_section
 from cvm.value.summaries import last_transaction_date
@@ -24,7 +26,20 @@ SECTION_BUILDERS: list[SectionBuilder] = [
     value_section,
     predict_section,
     segments_section,
+    campaign_results_section,
+    program_section,
 ]
+
+# The executive summary leads with what a head of CRM asks first: how the business did, what
+# marketing added (campaigns, then the whole program), then value, models and segments.
+SUMMARY_ORDER = ("kpis", "campaigns", "program", "value", "models", "segments")
+
+
+def executive_summary(sections: list[Section]) -> list[str]:
+    """Summary sentences of every section, in `SUMMARY_ORDER` (others after, in loop order)."""
+    rank = {name: i for i, name in enumerate(SUMMARY_ORDER)}
+    ordered = sorted(sections, key=lambda s: rank.get(s.id, len(rank)))
+    return [line for section in ordered for line in section.summary]
 
 
 def _environment() -> Environment:
@@ -64,7 +79,7 @@ def build_report(
             as_of=as_of.isoformat(),
             generated=dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
             sections=sections,
-            summary=[s for section in sections for s in section.summary],
+            summary=executive_summary(sections),
             plotly_js=plotly.offline.get_plotlyjs(),
         )
     )

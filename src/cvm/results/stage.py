@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from cvm.core.errors import CvmError
+from cvm.engine.base import Engine
+from cvm.measure.campaign_results import CampaignMeasurement
 from cvm.results.assignments import sync_campaign_audiences
 from cvm.results.campaigns import (
     MeasureRequest,
@@ -206,3 +209,40 @@ def measure_stage(ws: Workspace, as_of: dt.date | None, step: Step) -> dict[str,
     summary["program"] = measure_program_stage(ws, moment)
     summary["feedback"] = feedback_stage(ws, moment, step)
     return summary
+
+
+def quick_measurements(
+    engine: Engine, root: Path, margin_rate: float, *, as_of: dt.datetime, limit: int = 6
+) -> list[CampaignMeasurement]:
+    """Measure the latest campaigns without storing (for a report on a fresh workspace): the
+    settings of `measure.toml`, costs from it or from the offers, no state store needed."""
+    from cvm.decide.offer_store import load_offers
+    from cvm.decide.scoring import expected_cost
+    from cvm.results.costs import ContactCosts
+
+    if not engine.table_exists("campaign_assignments"):
+        return []
+    settings = load_measure_settings(root)
+    rows = engine.fetch_rows(
+        "SELECT campaign_id FROM campaign_assignments GROUP BY 1 ORDER BY max(assigned_at) DESC"
+    )
+    offers = {(o.id, ch): expected_cost(o, ch) for o in load_offers(engine) for ch in o.channels}
+    out = []
+    for (cid,) in rows[:limit]:
+        per_contact = settings.cost_for(str(cid))
+        costs = (
+            ContactCosts(per_contact=per_contact, source="measure.toml")
+            if per_contact is not None
+            else ContactCosts(by_offer_channel=offers, source="offer definitions")
+        )
+        request = MeasureRequest(
+            window_days=settings.window_for(str(cid)), as_of=as_of, margin_rate=margin_rate,
+            pre_days=settings.pre_days, alpha=settings.alpha, costs=costs,
+            cuped=settings.cuped_for(str(cid)),
+        )  # fmt: skip
+        try:
+            m, _ = measure_campaign(engine, str(cid), request)
+        except CvmError:
+            continue
+        out.append(m)
+    return out
