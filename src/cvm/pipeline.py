@@ -118,6 +118,18 @@ def campaigns_stage(ws: Workspace, as_of: dt.date | None, step: Step) -> dict[st
     return {k: v for k, v in result.items() if isinstance(v, int | float | str)}
 
 
+def measure_stage(ws: Workspace, as_of: dt.date | None, step: Step) -> dict[str, Any]:
+    # Measured before deciding, so today's decisions use what past campaigns taught
+    # (offer response posteriors, retrained uplift models).
+    from cvm.results.stage import measure_stage as run_measure
+
+    summary = run_measure(ws, as_of, step)
+    return {
+        "assignments_recorded": summary.get("assignments_recorded"),
+        "campaigns_measured": len(summary.get("campaigns") or []),
+    }
+
+
 def report_stage(ws: Workspace, as_of: dt.date | None, step: Step) -> dict[str, Any]:
     from cvm.report.builder import build_report
 
@@ -132,6 +144,7 @@ STAGES: list[tuple[str, StageFn]] = [
     ("value", value_stage),
     ("score", score_stage),
     ("segments", segments_stage),
+    ("measure", measure_stage),
     ("decide", decide_stage),
     ("campaigns", campaigns_stage),
     ("report", report_stage),
