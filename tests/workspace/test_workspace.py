@@ -63,3 +63,14 @@ def test_cli_usage_errors_exit_2_without_traceback() -> None:
         assert proc.returncode == 2, args
         assert "Traceback" not in proc.stderr
         assert "Error:" in proc.stderr
+
+
+def test_force_reset_drops_models_and_runs_of_the_old_data(tmp_path: Path) -> None:
+    ws = init_workspace(tmp_path / "w")
+    (ws.models_dir / "churn").mkdir()
+    (ws.models_dir / "churn" / "PROMOTED").write_text("churn-old\n")
+    (ws.runs_dir / "value-old.json").write_text("{}")
+    ws.close()
+    init_workspace(tmp_path / "w", force=True).close()
+    assert not (tmp_path / "w" / "models" / "churn").exists()
+    assert not (tmp_path / "w" / "runs" / "value-old.json").exists()

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -102,6 +103,10 @@ def init_workspace(
             "state.sqlite-shm",
         ):
             (directory / stale).unlink(missing_ok=True)
+        # Models, run reports and HTML reports describe the old data: a reset drops them too,
+        # so no model trained on the previous data stays promoted.
+        for folder in ("models", "runs", "reports"):
+            shutil.rmtree(directory / folder, ignore_errors=True)
     settings = Settings()
     settings.workspace.name = name or directory.name
     if state_url:
