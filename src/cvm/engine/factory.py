@@ -23,9 +23,15 @@ def open_engine(settings: WarehouseSection, root: Path) -> Engine:
             )
         case "spark":
             try:
-                from cvm.engine.spark_engine import SparkEngine  # type: ignore[import-not-found]
+                import pyspark  # noqa: F401
+
+                from cvm.engine.spark_engine import SparkEngine
             except ImportError as err:
                 raise WorkspaceError(
                     "engine = 'spark' needs the spark extra: pip install 'cvm[spark]'"
                 ) from err
-            return SparkEngine(master=settings.spark_master, lake_path=root / settings.lake_path)  # type: ignore[no-any-return]
+            # An object-store URL (s3a://, abfss://, gs://) is used as it is; a plain path is
+            # relative to the workspace.
+            lake = settings.lake_path
+            lake_path = lake if "://" in lake else str(root / lake)
+            return SparkEngine(master=settings.spark_master, lake_path=lake_path)

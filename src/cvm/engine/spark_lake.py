@@ -180,7 +180,11 @@ class Lake:
         self.replace_with(name, frame)
 
     def _drop(self, tree: exp.Drop) -> None:
-        name = self._name(tree.this)
+        tables = tree.args.get("tables") or [tree.this]
+        for table in tables:
+            self._drop_one(self._name(table), bool(tree.args.get("exists")))
+
+    def _drop_one(self, name: str, if_exists: bool) -> None:
         if name in self._temp_tables:
             self.spark.catalog.dropTempView(name)
             self._temp_tables.discard(name)
@@ -188,7 +192,7 @@ class Lake:
         if self._catalog_has(name):
             self.spark.sql(f"DROP TABLE {self.qualified(name)}")
             self._delete_folder(name)
-        elif not tree.args.get("exists"):
+        elif not if_exists:
             raise ValueError(f"table {name} does not exist")
 
     def _delete(self, tree: exp.Delete) -> None:
