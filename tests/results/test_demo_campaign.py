@@ -113,6 +113,37 @@ def test_lifecycle_segment_at_assignment_matches_the_segments_rules(demo_ws: obj
         engine.execute("DELETE FROM campaign_assignments WHERE campaign_id = 'LIFECYCLE-CHECK'")
 
 
+def test_cuped_refuses_a_profile_computed_after_assignment(demo_ws: object) -> None:
+    import pyarrow as pa
+
+    from cvm.core.errors import UserInputError
+
+    engine = demo_ws.engine  # type: ignore[attr-defined]
+    ids = [r[0] for r in engine.fetch_rows("SELECT customer_id FROM campaign_assignments")]
+    request = MeasureRequest(
+        window_days=WINDOW, as_of=AS_OF, cuped=True, covariates=("profile.clv",)
+    )
+    for updated, refused in ((dt.datetime(2025, 1, 1), True), (dt.datetime(2024, 9, 1), False)):
+        engine.execute("DELETE FROM profiles")
+        engine.write_arrow(
+            "profiles",
+            pa.table(
+                {
+                    "customer_id": ids,
+                    "clv": np.arange(len(ids), dtype=float),
+                    "updated_at": pa.array([updated] * len(ids), pa.timestamp("us")),
+                }
+            ),
+        )
+        if refused:
+            with pytest.raises(UserInputError, match="profile.clv' was measured after"):
+                measure_campaign(engine, CAMPAIGN, request)
+        else:
+            m, _ = measure_campaign(engine, CAMPAIGN, request)
+            assert "revenue" in m.cuped
+    engine.execute("DELETE FROM profiles")
+
+
 def test_cli_json_of_the_demo_campaign(demo_ws: object, tmp_path: Path) -> None:
     import json
 
