@@ -72,6 +72,13 @@ def campaign(
         float | None,
         typer.Option("--cost-per-contact", min=0, help="Cost of contacting one treated customer."),
     ] = None,
+    bootstrap_seed: Annotated[
+        int | None,
+        typer.Option(
+            "--bootstrap-seed",
+            help="Money intervals by BCa bootstrap (2,000 resamples) with this seed, not Welch.",
+        ),
+    ] = None,
     as_of: AsOfOpt = None,
     store: Annotated[
         bool, typer.Option("--store/--no-store", help="Write campaign_results.")
@@ -92,6 +99,7 @@ def campaign(
             ws, campaign_id, load_measure_settings(ws.root), as_of=moment,
             window_days=window_days, by=breakdowns, cuped=cuped or None,
             cost_per_contact=cost_per_contact, covariates=tuple(covariate or ()),
+            bootstrap_seed=bootstrap_seed,
         )  # fmt: skip
         if covariate and not request.cuped:
             raise UserInputError("--covariate needs --cuped")

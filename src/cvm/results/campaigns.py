@@ -49,6 +49,7 @@ class MeasureRequest:
     pre_days: int = 365
     alpha: float = 0.05
     costs: ContactCosts = ContactCosts()
+    bootstrap_seed: int | None = None  # BCa bootstrap intervals for money outcomes
 
 
 def _covariates(names: Sequence[str]) -> list[Covariate]:
@@ -89,6 +90,8 @@ def measure_campaign(
         cuped=request.cuped,
         covariates=_covariates(request.covariates),
         alpha=request.alpha,
+        mean_interval="welch" if request.bootstrap_seed is None else "bootstrap",
+        seed=request.bootstrap_seed,
     )
     measurement.warnings.extend(cost_warnings)
     return measurement, frame

@@ -64,6 +64,7 @@ def request_for(
     cuped: bool | None = None,
     cost_per_contact: float | None = None,
     covariates: tuple[str, ...] = (),
+    bootstrap_seed: int | None = None,
 ) -> tuple[MeasureRequest, str]:
     """The request for one campaign (explicit options win over `measure.toml`), and the cost
     source."""
@@ -78,6 +79,7 @@ def request_for(
         pre_days=settings.pre_days,
         alpha=settings.alpha,
         costs=costs,
+        bootstrap_seed=bootstrap_seed,
     )
     return request, costs.source
 
