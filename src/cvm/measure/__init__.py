@@ -5,7 +5,9 @@ See docs/measurement.md for the methods, formulas and citations.
 """
 
 from cvm.measure.bootstrap import BootstrapResult, bootstrap_mean_interval
+from cvm.measure.campaign_results import CampaignMeasurement, measure_campaign_frame
 from cvm.measure.cuped import Covariate, CupedAdjuster, CupedResult, cuped_adjust
+from cvm.measure.deciles import DecileComparison, uplift_by_decile
 from cvm.measure.feedback import (
     BetaPrior,
     OfferStats,
@@ -25,6 +27,7 @@ from cvm.measure.power import (
     sample_size_means,
     sample_size_proportions,
 )
+from cvm.measure.program import ProgramReport, estimate_program_lift
 from cvm.measure.results import ArmLift, LiftReport, MetricLift
 from cvm.measure.roi import compute_roi
 from cvm.measure.significance import (
@@ -36,28 +39,44 @@ from cvm.measure.significance import (
     welch_test,
     wilson_interval,
 )
+from cvm.measure.uplift_posterior import (
+    UpliftEvidence,
+    UpliftPosterior,
+    evidence_from_frame,
+    thompson_uplifts,
+    uplift_posterior,
+    uplift_posteriors,
+)
 
 __all__ = [
     "ArmLift",
     "BetaPrior",
     "BootstrapResult",
+    "CampaignMeasurement",
     "ControlAssessment",
     "Covariate",
     "CupedAdjuster",
     "CupedResult",
+    "DecileComparison",
     "LiftReport",
     "MetricLift",
     "OfferStats",
+    "ProgramReport",
     "SampleSize",
+    "UpliftEvidence",
+    "UpliftPosterior",
     "assess_control",
     "bootstrap_mean_interval",
     "compute_roi",
     "cuped_adjust",
     "duration_days",
     "estimate_lift",
+    "estimate_program_lift",
+    "evidence_from_frame",
     "holm_adjust",
     "mde_means",
     "mde_proportions",
+    "measure_campaign_frame",
     "newcombe_interval",
     "offer_stats_from_results",
     "probability_best",
@@ -65,8 +84,12 @@ __all__ = [
     "sample_response_rates",
     "sample_size_means",
     "sample_size_proportions",
+    "thompson_uplifts",
     "two_proportion_ztest",
     "update_priors",
+    "uplift_by_decile",
+    "uplift_posterior",
+    "uplift_posteriors",
     "welch_from_stats",
     "welch_test",
     "wilson_interval",
