@@ -17,7 +17,9 @@ Definitions (``A`` = the customer's ``assigned_at``, ``W`` = the attribution win
   before ``A`` only, so it is a pre-assignment attribute.
 
 Outcomes after ``as_of`` are not counted (the data end). All values are bound by
-`cvm.engine.sql.bind`; variable identifiers are quoted sqlglot identifiers.
+`cvm.engine.sql.bind`; variable identifiers are quoted sqlglot identifiers. Day offsets are
+spelled ``:days * INTERVAL 1 DAY`` (the parenthesised ``INTERVAL (:days) DAY`` does not
+transpile to Spark SQL).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ outcome AS (
          sum(CAST(t.amount AS DOUBLE) * coalesce(p.margin, :margin)) AS margin
   FROM a
   JOIN transactions AS t ON t.customer_id = a.customer_id
-   AND t.occurred_at >= a.assigned_at AND t.occurred_at < a.assigned_at + INTERVAL (:days) DAY
+   AND t.occurred_at >= a.assigned_at AND t.occurred_at < a.assigned_at + :days * INTERVAL 1 DAY
    AND t.occurred_at < :as_of
   LEFT JOIN products AS p ON p.product_id = t.product_id
   GROUP BY a.customer_id
@@ -55,14 +57,14 @@ hist AS (
   SELECT a.customer_id,
          min(t.occurred_at) AS first_purchase,
          max(t.occurred_at) AS last_purchase,
-         count(*) FILTER (WHERE t.occurred_at > a.assigned_at - INTERVAL (:active_days) DAY) AS recent,
-         count(*) FILTER (WHERE t.occurred_at > a.assigned_at - INTERVAL (:gap_days) DAY
-                          AND t.occurred_at <= a.assigned_at - INTERVAL (:active_days) DAY) AS in_gap,
-         count(*) FILTER (WHERE t.occurred_at <= a.assigned_at - INTERVAL (:gap_days) DAY) AS before_gap,
+         count(*) FILTER (WHERE t.occurred_at > a.assigned_at - :active_days * INTERVAL 1 DAY) AS recent,
+         count(*) FILTER (WHERE t.occurred_at > a.assigned_at - :gap_days * INTERVAL 1 DAY
+                          AND t.occurred_at <= a.assigned_at - :active_days * INTERVAL 1 DAY) AS in_gap,
+         count(*) FILTER (WHERE t.occurred_at <= a.assigned_at - :gap_days * INTERVAL 1 DAY) AS before_gap,
          CAST(coalesce(sum(t.amount) FILTER (
-           WHERE t.occurred_at >= a.assigned_at - INTERVAL (:pre_days) DAY), 0) AS DOUBLE) AS pre_revenue,
+           WHERE t.occurred_at >= a.assigned_at - :pre_days * INTERVAL 1 DAY), 0) AS DOUBLE) AS pre_revenue,
          count(DISTINCT t.transaction_id) FILTER (
-           WHERE t.occurred_at >= a.assigned_at - INTERVAL (:pre_days) DAY) AS pre_orders
+           WHERE t.occurred_at >= a.assigned_at - :pre_days * INTERVAL 1 DAY) AS pre_orders
   FROM a
   JOIN transactions AS t ON t.customer_id = a.customer_id AND t.occurred_at < a.assigned_at
    AND NOT coalesce(t.is_return, FALSE)
@@ -78,11 +80,11 @@ SELECT a.customer_id, a.arm, a.is_control, a.assigned_at, a.assignment_probabili
        a.assigned_at AS pre_period_end,
        CASE
          WHEN h.customer_id IS NULL THEN 'prospect'
-         WHEN h.first_purchase > a.assigned_at - INTERVAL (:new_days) DAY THEN 'new'
+         WHEN h.first_purchase > a.assigned_at - :new_days * INTERVAL 1 DAY THEN 'new'
          WHEN h.recent > 0 AND h.in_gap = 0 AND h.before_gap > 0 THEN 'reactivated'
-         WHEN h.last_purchase > a.assigned_at - INTERVAL (:active_days) DAY THEN 'active'
-         WHEN h.last_purchase > a.assigned_at - INTERVAL (:lapsed_days) DAY THEN 'at risk'
-         WHEN h.last_purchase > a.assigned_at - INTERVAL (:churned_days) DAY THEN 'lapsed'
+         WHEN h.last_purchase > a.assigned_at - :active_days * INTERVAL 1 DAY THEN 'active'
+         WHEN h.last_purchase > a.assigned_at - :lapsed_days * INTERVAL 1 DAY THEN 'at risk'
+         WHEN h.last_purchase > a.assigned_at - :churned_days * INTERVAL 1 DAY THEN 'lapsed'
          ELSE 'churned'
        END AS segment
 FROM a
@@ -103,7 +105,7 @@ SELECT a.customer_id,
                      THEN 1 ELSE 0 END) AS INTEGER) AS clicked
 FROM campaign_assignments AS a
 JOIN events AS e ON e.customer_id = a.customer_id
- AND e.occurred_at >= a.assigned_at AND e.occurred_at < a.assigned_at + INTERVAL (:days) DAY
+ AND e.occurred_at >= a.assigned_at AND e.occurred_at < a.assigned_at + :days * INTERVAL 1 DAY
  AND e.occurred_at < :as_of
 WHERE a.campaign_id = :campaign
 GROUP BY a.customer_id
