@@ -126,7 +126,7 @@ def measure_stage(ws: Workspace, as_of: dt.date | None, step: Step) -> dict[str,
     summary = run_measure(ws, as_of, step)
     return {
         "assignments_recorded": summary.get("assignments_recorded"),
-        "campaigns_measured": len(summary.get("campaigns") or []),
+        "campaigns_measured": len((summary.get("campaigns") or {}).get("campaigns") or {}),
     }
 
 
