@@ -121,9 +121,8 @@ def _scorer(model_json: str):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.spark
+@pytest.mark.parametrize("demo", ["spark"], indirect=True)  # Spark's per-partition path only
 def test_bgnbd_scoring_through_map_in_arrow(demo: Pair, observation_end: dt.date) -> None:
-    if demo.kind != "spark":
-        pytest.skip("map_batches is the Spark engine's per-partition scoring path")
     from cvm.engine.spark_engine import SparkEngine
 
     assert isinstance(demo.engine, SparkEngine)
