@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from cvm.core.timewindows import end_of_day
 from cvm.engine.base import Engine
 from cvm.predict.features import FeatureSpec, build_features
 from cvm.predict.registry import load_manifest, model_folder, promoted_version
@@ -42,7 +43,7 @@ def score_profiles(
     )
     if ids.empty:
         return {"skipped": "no profiles yet: run the value stage first"}
-    cutoff = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time())
+    cutoff = end_of_day(as_of)
     scores = pd.DataFrame(index=ids)
     versions: dict[str, Any] = {}
     feature_cache: dict[str, pd.DataFrame] = {}

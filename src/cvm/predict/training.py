@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from cvm.core.errors import UserInputError
+from cvm.core.timewindows import end_of_day
 from cvm.engine.base import Engine
 from cvm.engine.sql import bind
 from cvm.predict.churn import ChurnModel
@@ -33,7 +34,7 @@ ATTRIBUTION_DAYS = 30
 
 
 def _end_of(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time())
+    return end_of_day(day)
 
 
 def data_fingerprint(engine: Engine, as_of: dt.date) -> str:

@@ -9,13 +9,13 @@ measured yet, the latest campaigns are measured on the fly with `measure.toml`'s
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import math
 from typing import Any
 
 import pandas as pd
 
+from cvm.core.timewindows import end_of_day
 from cvm.report import charts
 from cvm.report.measure_charts import decile_chart, lift_forest
 from cvm.report.model import ChartBlock, Metric, ReportContext, Section, TableBlock, number
@@ -58,7 +58,7 @@ def _load(ctx: ReportContext) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
         return results[results["campaign_id"].isin(meta["campaign_id"])], meta, True
     from cvm.results.stage import quick_measurements
 
-    moment = dt.datetime.combine(ctx.as_of + dt.timedelta(days=1), dt.time())
+    moment = end_of_day(ctx.as_of)
     measured = quick_measurements(
         ctx.engine, ctx.workspace_root, ctx.settings.value.margin, as_of=moment
     )

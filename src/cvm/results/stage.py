@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from cvm.core.errors import CvmError
+from cvm.core.timewindows import end_of_day
 from cvm.engine.base import Engine
 from cvm.measure.campaign_results import CampaignMeasurement
 from cvm.results.assignments import sync_campaign_audiences
@@ -39,7 +40,7 @@ def stage_moment(as_of: dt.date | None) -> dt.datetime:
     """End of the ``as_of`` day (the loop's observation end), or now."""
     if as_of is None:
         return utc_now()
-    return dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time())
+    return end_of_day(as_of)
 
 
 def campaign_definitions(ws: Workspace) -> dict[str, dict[str, Any]]:

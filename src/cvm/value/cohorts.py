@@ -12,6 +12,7 @@ import datetime as dt
 
 import pyarrow as pa
 
+from cvm.core.timewindows import end_of_day
 from cvm.engine.base import Engine
 from cvm.engine.sql import bind
 
@@ -41,6 +42,4 @@ ORDER BY 1, 2
 
 def cohort_matrix(engine: Engine, as_of: dt.date) -> pa.Table:
     """Long table (cohort_month, month_offset) → size, active, retention, revenue."""
-    return engine.fetch_arrow(
-        bind(_COHORTS, end_exclusive=dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time()))
-    )
+    return engine.fetch_arrow(bind(_COHORTS, end_exclusive=end_of_day(as_of)))

@@ -21,6 +21,7 @@ from typing import Any
 import pyarrow as pa
 import sqlglot.expressions as exp
 
+from cvm.core.timewindows import end_of_day
 from cvm.engine.base import Engine
 from cvm.engine.sql import bind
 
@@ -168,7 +169,7 @@ DIMENSIONS = (
 
 
 def _end(as_of: dt.date) -> dt.datetime:
-    return dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time())
+    return end_of_day(as_of)
 
 
 def kpis_over_time(engine: Engine, as_of: dt.date, churn_window_days: int = 180) -> pa.Table:

@@ -20,6 +20,7 @@ import pyarrow as pa
 import sqlglot.expressions as exp
 from pydantic import BaseModel, Field
 
+from cvm.core.timewindows import end_of_day
 from cvm.engine.base import Engine
 from cvm.engine.sql import bind
 
@@ -100,7 +101,7 @@ def compute_rfm(
     base = bind(
         _RFM,
         as_of=as_of,
-        end_exclusive=dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time()),
+        end_exclusive=end_of_day(as_of),
     )
     assert isinstance(base, exp.Select)
     r, f, m = (exp.column(c) for c in ("rfm_recency", "rfm_frequency", "rfm_monetary"))

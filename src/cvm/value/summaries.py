@@ -24,6 +24,7 @@ from typing import Literal
 
 import pyarrow as pa
 
+from cvm.core.timewindows import end_of_day
 from cvm.engine.base import Engine
 from cvm.engine.sql import bind
 
@@ -119,7 +120,7 @@ def _summary_query(end: dt.date, unit: float):  # type: ignore[no-untyped-def]
     purchase_days = _PURCHASE_DAYS
     return bind(
         _SUMMARY.format(purchase_days=purchase_days),
-        end_exclusive=dt.datetime.combine(end + dt.timedelta(days=1), dt.time()),
+        end_exclusive=end_of_day(end),
         end_day=end,
         unit=unit,
     )
