@@ -153,3 +153,23 @@ def test_backoff_doubles_with_jitter() -> None:
     for attempt, high in ((1, 10), (2, 20), (3, 40), (6, 100)):
         delay = backoff(settings, attempt).total_seconds()
         assert high / 2 <= delay <= high
+
+
+def test_draining_run_waits_out_a_dead_workers_lease(demo_ws: Any) -> None:
+    """A worker killed mid-batch leaves its claim in ``sending``; `run(once=True)` must wait
+    for the lease to run out and send those messages, not leave them stranded."""
+    from cvm.channels.base import utc_now
+
+    queued = launched(demo_ws)
+    store = OutboxStore(demo_ws.state)
+    now = utc_now()
+    stranded = store.claim("dead:1:0", 3, now, now + dt.timedelta(seconds=1.5), None)
+    assert len(stranded) == 3
+    channel = RecordingChannel()
+    dispatcher_for(demo_ws, channel).run(workers=2, once=True)
+    rows = {m["idempotency_key"]: m for m in store.messages("news", limit=10_000)}
+    assert {rows[r["idempotency_key"]]["status"] for r in stranded} == {"sent"}
+    assert sorted(m.key for m in channel.sent) == sorted(
+        m["idempotency_key"] for m in queued.values()
+    )
+    assert store.in_flight() == 0

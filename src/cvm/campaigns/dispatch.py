@@ -133,8 +133,8 @@ class Dispatcher:
 
     # -- running ----------------------------------------------------------------------------
     def run(self, workers: int = 2, once: bool = False) -> DispatchStats:
-        """Run ``workers`` threads until `stop` is set (or, with ``once``, the queue has
-        nothing due)."""
+        """Run ``workers`` threads until `stop` is set (or, with ``once``, nothing is due and no
+        message is still leased: a crashed worker's lease is waited out and taken over)."""
         threads = [
             threading.Thread(target=self._loop, args=(i, once), name=f"dispatch-{i}", daemon=True)
             for i in range(workers)
@@ -161,7 +161,7 @@ class Dispatcher:
                 except Exception:  # a store or provider hiccup must not end the worker
                     log.exception("dispatch batch failed; retrying")
                     handled = -1
-                if handled == 0 and once:
+                if handled == 0 and once and not self.store.in_flight():
                     return
                 if handled <= 0:
                     self.stop.wait(self.settings.dispatch.poll_seconds)

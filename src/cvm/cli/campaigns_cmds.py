@@ -229,7 +229,12 @@ def sync(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
 @app.command("dispatch")
 def dispatch(
     workers: Annotated[int, typer.Option(help="Worker threads.", min=1, max=64)] = 2,
-    once: Annotated[bool, typer.Option(help="Exit when nothing is due.")] = False,
+    once: Annotated[
+        bool,
+        typer.Option(
+            help="Exit when nothing is due and nothing is in flight (waits out a crashed worker's lease)."
+        ),
+    ] = False,
     batch_size: Annotated[int | None, typer.Option(help="Messages per claim and commit.")] = None,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,

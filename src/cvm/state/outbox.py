@@ -273,6 +273,16 @@ class OutboxStore:
         return cancelled
 
     # -- reading ----------------------------------------------------------------------------
+    def in_flight(self) -> int:
+        """How many messages are being sent (claimed, not completed), leases expired or not.
+
+        A worker that drains the queue (`--once`) waits until this is zero: a lease held by a
+        worker that died is taken over only once it expires, and leaving before that would
+        strand the message until the next run."""
+        query = select(func.count()).where(outbox.c.status == "sending")
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar() or 0)
+
     def counts(self, campaign_id: str | None = None) -> dict[str, int]:
         query = select(outbox.c.status, func.count()).group_by(outbox.c.status)
         if campaign_id is not None:
