@@ -277,8 +277,70 @@ CAMPAIGN_ASSIGNMENTS = TableContract(
     system_columns=LINEAGE,
 )
 
+SURVEY_RESPONSES = TableContract(
+    name="survey_responses",
+    description=(
+        "Customer feedback: one row per answered NPS or CSAT question, with the free-text "
+        "comment. NPS scores run 0-10 (promoters 9-10, detractors 0-6); CSAT scores 1-5 "
+        "(satisfied 4-5). Ingested from survey tools' exports or posted to the API."
+    ),
+    key=("response_id",),
+    columns=(
+        Column("response_id", "text", "Unique id of the response.", required=True),
+        Column("customer_id", "text", "Customer who answered.", required=True),
+        Column(
+            "survey",
+            "text",
+            "Question type: `nps` (0-10 likelihood to recommend) or `csat` (1-5 satisfaction).",
+            required=True,
+            choices=("nps", "csat"),
+        ),
+        Column("score", "integer", "The score given.", required=True, minimum=0, maximum=10),
+        Column("comment", "text", "Free-text comment, if any."),
+        Column(
+            "channel",
+            "text",
+            "Touchpoint channel the survey followed (e.g. `store`, `web`, `app`, `call_center`).",
+        ),
+        Column("touchpoint", "text", "What was rated (e.g. `delivery`, `support_ticket`)."),
+        Column("responded_at", "timestamp", "When the answer was given (UTC).", required=True),
+    ),
+    system_columns=LINEAGE,
+)
+
+MARKETING_SPEND = TableContract(
+    name="marketing_spend",
+    description=(
+        "Acquisition spend per channel and month, the denominator of customer acquisition "
+        "cost (CAC). Channels match `customers.acquisition_channel`."
+    ),
+    key=("month", "acquisition_channel"),
+    columns=(
+        Column("month", "date", "First day of the month the money was spent in.", required=True),
+        Column(
+            "acquisition_channel",
+            "text",
+            "Acquisition channel, as in `customers.acquisition_channel`.",
+            required=True,
+        ),
+        Column("amount", "decimal", "Money spent.", required=True, minimum=0),
+        Column("currency", "text", "ISO 4217 currency code."),
+    ),
+    system_columns=LINEAGE,
+)
+
 CANONICAL: dict[str, TableContract] = {
-    t.name: t for t in (CUSTOMERS, TRANSACTIONS, PRODUCTS, EVENTS, CONSENTS, CAMPAIGN_ASSIGNMENTS)
+    t.name: t
+    for t in (
+        CUSTOMERS,
+        TRANSACTIONS,
+        PRODUCTS,
+        EVENTS,
+        CONSENTS,
+        CAMPAIGN_ASSIGNMENTS,
+        SURVEY_RESPONSES,
+        MARKETING_SPEND,
+    )
 }
 
 

@@ -1,0 +1,1 @@
+"""Acquisition economics: marketing spend, CAC, CLV/CAC and payback per channel and cohort (issue #12)."""

@@ -1,0 +1,1 @@
+"""Loyalty programme: points ledger, earn rules, tiers, rewards and referrals (issue #12)."""
