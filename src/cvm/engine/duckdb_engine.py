@@ -70,7 +70,8 @@ class DuckDBEngine:
     def fetch_batches(
         self, query: Statement, batch_size: int = 100_000
     ) -> Iterator[pa.RecordBatch]:
-        reader: pa.RecordBatchReader = self.connection.execute(self.render(query)).to_arrow_reader(
+        # A relation streams straight into Arrow batches; a DB-API result would copy first.
+        reader: pa.RecordBatchReader = self.connection.sql(self.render(query)).to_arrow_reader(
             batch_size
         )
         yield from reader
