@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cvm.core.errors import WorkspaceError
-from cvm.engine.base import Engine
 from cvm.workspace.settings import Settings
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the engine (sqlglot, pyarrow) loads on first use, not with the CLI
     import sqlalchemy
+
+    from cvm.engine.base import Engine
 
 CONFIG_FILE = "cvm.toml"
 
