@@ -74,3 +74,28 @@ def test_wizard_refuses_a_campaign_without_content(app: Any) -> None:
             "csrf_token": client.csrf}  # fmt: skip
     response = client.post("/ui/campaigns/new", data=form)
     assert response.status_code == 422 and "subject" in response.text
+
+
+def test_overview_results_are_the_measurement_of_cvm_measure(app: Any) -> None:
+    """The dashboard measures a campaign the way `cvm measure campaign` and the report do
+    (one path: `cvm.results`), so the lift it shows is the stored measurement's lift."""
+    from cvm.results.campaigns import measure_campaign, utc_now
+    from cvm.results.config import load_measure_settings
+    from cvm.results.stage import request_for
+
+    ws = app.state.services.workspace
+    (campaign_id,) = ws.engine.fetch_rows(
+        "SELECT campaign_id FROM campaign_assignments GROUP BY 1 ORDER BY max(assigned_at) DESC "
+        "LIMIT 1"
+    )[0]
+    request, _ = request_for(
+        ws, campaign_id, load_measure_settings(ws.root), as_of=utc_now(), by=()
+    )
+    measured, _ = measure_campaign(ws.engine, campaign_id, request)
+    conv = measured.overall[0].metric("converted")
+    page = login(app, "vic").get("/ui/")
+    assert page.status_code == 200
+    assert "Lift against control" in page.text
+    assert f"{100 * conv.absolute_lift:.2f}%" in page.text
+    assert f"{100 * conv.absolute_low:.2f}% to {100 * conv.absolute_high:.2f}%" in page.text
+    assert f"{measured.overall[0].n_control:,}" in page.text

@@ -1,8 +1,8 @@
 """What the overview, value, models and results pages show, built from the stage functions.
 
 Each builder returns plain data plus chart HTML (plotly figures from `cvm.report.charts`), so
-`FigureCache` can keep it. No SQL here except the campaign outcome query, which joins the
-assignment tables with purchases after assignment for `cvm.measure.estimate_lift`.
+`FigureCache` can keep it. Campaign results go through `cvm.results`, the one measurement path
+of the CLI, the loop and the report.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from cvm.engine.sql import bind
-from cvm.measure.lift import estimate_lift
 from cvm.report import charts
 from cvm.report.model import ReportContext, Section
 from cvm.report.predict_section import predict_section
@@ -25,25 +24,12 @@ from cvm.value.kpis import headline_kpis, kpis_over_time
 from cvm.value.summaries import last_transaction_date
 from cvm.workspace import Workspace
 
-OUTCOME_DAYS = 30
 # Customers assigned by campaigns run elsewhere (canonical `campaign_assignments`) or by cvm's
-# own launches (`campaign_audience`); outcomes are purchases in the OUTCOME_DAYS after.
+# own launches (`campaign_audience`, copied into `campaign_assignments` before measuring).
 _ASSIGNED = {
     "campaign_assignments": "SELECT campaign_id, customer_id, coalesce(is_control, arm = 'control') AS is_control, assigned_at FROM campaign_assignments",
     "campaign_audience": "SELECT campaign_id, customer_id, arm = 'control' AS is_control, min(recorded_at) AS assigned_at FROM campaign_audience WHERE arm IN ('treatment', 'control') AND status <> 'excluded' GROUP BY 1, 2, 3",
 }
-_OUTCOMES = """
-SELECT a.customer_id, CASE WHEN a.is_control THEN 'control' ELSE 'treatment' END AS arm,
-       a.is_control,
-       CAST(count(t.transaction_id) > 0 AS INTEGER) AS converted,
-       CAST(coalesce(sum(t.amount), 0) AS DOUBLE) AS revenue
-FROM assigned AS a
-LEFT JOIN transactions AS t
-  ON t.customer_id = a.customer_id AND t.occurred_at >= a.assigned_at
- AND t.occurred_at < a.assigned_at + INTERVAL (CAST(:days AS INTEGER)) DAY
-WHERE a.campaign_id = :campaign
-GROUP BY 1, 2, 3
-"""
 
 
 def as_of_date(ws: Workspace) -> dt.date:
@@ -154,44 +140,57 @@ def measured_campaigns(ws: Workspace) -> list[str]:
 
 
 def campaign_results(ws: Workspace, campaign_id: str) -> dict[str, Any] | None:
-    """Treatment against control: conversion and revenue per customer, with intervals and ROI
-    (`cvm.measure.estimate_lift`: Newcombe and Welch intervals, intent to treat)."""
-    for table, query in _ASSIGNED.items():
-        if not ws.engine.table_exists(table):
-            continue
-        sql = bind(_OUTCOMES, days=OUTCOME_DAYS, campaign=campaign_id).sql("duckdb")
-        df = ws.engine.fetch_arrow(f"WITH assigned AS ({query}) {sql}").to_pandas()  # noqa: S608 (constant text, bound values)
-        if df.empty:
-            continue
-        counts = df["arm"].value_counts().to_dict()
-        out: dict[str, Any] = {"campaign_id": campaign_id, "source": table, "counts": counts}
-        if not counts.get("control") or not counts.get("treatment"):
-            out["note"] = "no control group: lift cannot be measured (set a control share)"
-            return out
-        report = estimate_lift(
-            df, is_control="is_control", converted="converted", revenue="revenue",
-            margin_rate=ws.settings.value.margin, cost_per_contact=COST_PER_CONTACT,
-        )  # fmt: skip
-        arm = report.arms[0]
-        out.update(
-            n_treatment=arm.n_treatment, n_control=arm.n_control,
-            metrics=[m.__dict__ for m in arm.metrics], roi=arm.roi, roi_low=arm.roi_low,
-            roi_high=arm.roi_high, warnings=report.warnings, outcome_days=OUTCOME_DAYS,
-            chart=charts.to_html(_lift_chart(df)),
-        )  # fmt: skip
-        return out
-    return None
+    """Treatment against control, measured the way `cvm measure campaign` and the report do
+    (`cvm.results.measure_campaign`: intent to treat over `campaign_assignments`, the window,
+    margins and costs of `measure.toml` and the offers). Launches not yet copied into
+    `campaign_assignments` are copied first (idempotent: only new rows)."""
+    from cvm.core.errors import CvmError
+    from cvm.results.assignments import sync_campaign_audiences
+    from cvm.results.campaigns import measure_campaign, utc_now
+    from cvm.results.config import load_measure_settings
+    from cvm.results.stage import campaign_definitions, request_for
+
+    sync_campaign_audiences(ws.engine, campaign_definitions(ws))
+    settings = load_measure_settings(ws.root)
+    request, cost_source = request_for(ws, campaign_id, settings, as_of=utc_now(), by=())
+    out: dict[str, Any] = {"campaign_id": campaign_id, "source": "campaign_assignments"}
+    try:
+        m, frame = measure_campaign(ws.engine, campaign_id, request)
+    except CvmError as err:
+        counts = _arm_counts(ws, campaign_id)
+        if not counts:
+            return None
+        return {**out, "counts": counts, "note": f"lift cannot be measured: {err.message}"}
+    arm = m.overall[0]
+    out.update(
+        counts=m.arms, n_treatment=arm.n_treatment, n_control=arm.n_control,
+        metrics=[x.__dict__ for x in arm.metrics],
+        roi=arm.roi, roi_low=arm.roi_low, roi_high=arm.roi_high, warnings=m.warnings,
+        outcome_days=m.window_days, cost_source=cost_source,
+        chart=charts.to_html(_lift_chart(frame, m.window_days)),
+    )  # fmt: skip
+    return out
 
 
-COST_PER_CONTACT = 0.05
+def _arm_counts(ws: Workspace, campaign_id: str) -> dict[str, int]:
+    rows = ws.engine.fetch_rows(
+        bind(
+            "SELECT CASE WHEN coalesce(is_control, arm = 'control') THEN 'control' "
+            "ELSE 'treatment' END, count(*) FROM campaign_assignments "
+            "WHERE campaign_id = :c GROUP BY 1",
+            c=campaign_id,
+        )
+    )
+    return {str(k): int(str(n)) for k, n in rows}
 
 
-def _lift_chart(df: pd.DataFrame) -> go.Figure:
+def _lift_chart(df: pd.DataFrame, days: int) -> go.Figure:
+    df = df.assign(arm=df["is_control"].map({True: "control", False: "treatment"}))
     by = df.groupby("arm").agg(conversion=("converted", "mean"), revenue=("revenue", "mean"))
     fig = go.Figure(go.Bar(x=list(by.index), y=list(by["conversion"] * 100)))
     return charts._layout(
         fig,
-        f"Purchase rate within {OUTCOME_DAYS} days: treatment vs control",
+        f"Purchase rate within {days} days: treatment vs control",
         "group",
         "customers who purchased (%)",
         height=300,
