@@ -11,6 +11,7 @@ from cvm.cli import (
     identity_cmds,
     ingest_cmds,
     keys_cmds,
+    loyalty_cmds,
     measure_cmds,
     models_cmds,
     privacy_cmds,
@@ -48,3 +49,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(campaigns_cmds.app, name="campaigns")
     app.add_typer(users_cmds.users_app, name="users")
     app.add_typer(measure_cmds.app, name="measure")
+    app.add_typer(loyalty_cmds.loyalty_app, name="loyalty")
