@@ -33,10 +33,6 @@ from cvm.predict.uplift_metrics import evaluate_uplift, qini_curve
 ATTRIBUTION_DAYS = 30
 
 
-def _end_of(day: dt.date) -> dt.datetime:
-    return end_of_day(day)
-
-
 def data_fingerprint(engine: Engine, as_of: dt.date) -> str:
     parts: dict[str, Any] = {"as_of": as_of.isoformat()}
     for table in ("transactions", "events", "customers", "campaign_assignments"):
@@ -55,7 +51,7 @@ def train_churn(
     seed: int = 0,
     n_estimators: int = 300,
 ) -> str:
-    end = _end_of(as_of)
+    end = end_of_day(as_of)
     window = dt.timedelta(days=window_days)
     t1, t0 = end - window, end - 2 * window
     spec = choose_spec(engine, t1)
@@ -162,7 +158,7 @@ def train_uplift(
         .to_pydatetime()
         .replace(hour=0, minute=0, second=0, microsecond=0)
     )
-    if _end_of(as_of) < cutoff + dt.timedelta(days=ATTRIBUTION_DAYS):
+    if end_of_day(as_of) < cutoff + dt.timedelta(days=ATTRIBUTION_DAYS):
         raise UserInputError(
             f"campaign {campaign_id!r}: its {ATTRIBUTION_DAYS}-day attribution window has not ended by {as_of}"
         )
@@ -235,7 +231,7 @@ _PRODUCTS = "SELECT product_id, category, CAST(price AS DOUBLE) AS price, coales
 def recommendation_inputs(
     engine: Engine, as_of: dt.date
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    interactions = engine.fetch_arrow(bind(_INTERACTIONS, end=_end_of(as_of))).to_pandas()
+    interactions = engine.fetch_arrow(bind(_INTERACTIONS, end=end_of_day(as_of))).to_pandas()
     products = (
         engine.fetch_arrow(_PRODUCTS).to_pandas() if engine.table_exists("products") else None
     )
@@ -264,7 +260,7 @@ def train_recommender(
     interactions, products = recommendation_inputs(engine, as_of)
     if interactions.empty:
         raise UserInputError("no purchases with product ids to learn recommendations from")
-    cutoff = pd.Timestamp(_end_of(as_of) - dt.timedelta(days=holdout_days))
+    cutoff = pd.Timestamp(end_of_day(as_of) - dt.timedelta(days=holdout_days))
     candidates = {
         "popularity": PopularityRecommender(),
         "own_history": OwnHistoryRecommender(),
@@ -282,7 +278,7 @@ def train_recommender(
     manifest = {
         "method": best,
         "training_window": {
-            "until": _end_of(as_of).isoformat(),
+            "until": end_of_day(as_of).isoformat(),
             "interactions": len(interactions),
             "holdout_days": holdout_days,
         },

@@ -168,14 +168,10 @@ DIMENSIONS = (
 )
 
 
-def _end(as_of: dt.date) -> dt.datetime:
-    return end_of_day(as_of)
-
-
 def kpis_over_time(engine: Engine, as_of: dt.date, churn_window_days: int = 180) -> pa.Table:
     """One row per calendar month up to ``as_of`` with every KPI in the module docstring."""
     return engine.fetch_arrow(
-        bind(_MONTHLY, end_exclusive=_end(as_of), as_of=as_of, window=churn_window_days)
+        bind(_MONTHLY, end_exclusive=end_of_day(as_of), as_of=as_of, window=churn_window_days)
     )
 
 
@@ -195,7 +191,7 @@ def kpis_by_segment(
         )
     query = bind(
         _BY_DIMENSION,
-        end_exclusive=_end(as_of),
+        end_exclusive=end_of_day(as_of),
         as_of=as_of,
         period=period_days,
         window=churn_window_days,
@@ -212,7 +208,7 @@ def kpis_by_segment(
 
 def revenue_concentration(engine: Engine, as_of: dt.date) -> tuple[dict[str, float], pa.Table]:
     """Share of revenue from the top 1/10/20% of customers, and the concentration curve."""
-    curve = engine.fetch_arrow(bind(_CONCENTRATION, end_exclusive=_end(as_of)))
+    curve = engine.fetch_arrow(bind(_CONCENTRATION, end_exclusive=end_of_day(as_of)))
     rows = curve.to_pylist()
     shares: dict[str, float] = {}
     if rows:
