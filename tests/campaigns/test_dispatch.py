@@ -173,3 +173,42 @@ def test_draining_run_waits_out_a_dead_workers_lease(demo_ws: Any) -> None:
         m["idempotency_key"] for m in queued.values()
     )
     assert store.in_flight() == 0
+
+
+def test_campaign_points_are_granted_once_even_when_the_batch_is_resent(demo_ws: Any) -> None:
+    """`grant_points` posts to the loyalty ledger for every message sent; a crash after the
+    grant and before the outcome is recorded resends the message, not the points."""
+    import time
+
+    from cvm.channels.base import utc_now
+    from cvm.state.loyalty_ledger import LoyaltyLedger
+
+    queued = launched(demo_ws, grant_points={"points": 250, "expires_in_days": 90})
+    ids = sorted(queued)
+    members, outsider = ids[:-1], ids[-1]
+    ledger = LoyaltyLedger(demo_ws.state)
+    for cid in members:
+        ledger.enroll(cid, utc_now() - dt.timedelta(days=1))
+    channel = RecordingChannel()
+    dispatcher = dispatcher_for(demo_ws, channel, lease_seconds=0.5, batch_size=len(ids))
+    real_complete = dispatcher.store.complete
+
+    def crash(*_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError("worker died before recording the outcome")
+
+    dispatcher.store.complete = crash
+    try:
+        dispatcher.run_batch("doomed", {})
+    except RuntimeError:
+        pass
+    dispatcher.store.complete = real_complete
+    time.sleep(0.6)  # the dead worker's lease runs out
+    drain(dispatcher)
+    assert len(channel.sent) == 2 * len(ids)  # every message went out twice (same keys)
+    assert {ledger.balance(cid) for cid in members} == {250}
+    assert ledger.account(outsider) is None  # not a member: refused, not enrolled behind its back
+    assert dispatcher.stats.points_granted == len(members)
+    assert dispatcher.stats.points_refused == 2  # the outsider, on each of the two sends
+    (lot,) = ledger.lots(members[0])
+    assert lot["points"] == 250
+    assert lot["expires_at"] - lot["earned_at"] == dt.timedelta(days=90)

@@ -219,6 +219,15 @@ class Budget(_Model):
     costs: dict[str, float] = Field(default_factory=dict)
 
 
+class PointsGrant(_Model):
+    """Loyalty points every treated member receives when their message is sent (exactly once:
+    the posting's idempotency key is the message's)."""
+
+    points: int = Field(gt=0)
+    expires_in_days: int | None = Field(None, gt=0)
+    reason: str = ""
+
+
 class Campaign(_Model):
     id: str = Field(pattern=CAMPAIGN_ID)
     name: str = Field(min_length=1)
@@ -239,6 +248,7 @@ class Campaign(_Model):
     ends_at: dt.datetime | None = None
     track_opens: bool = True
     track_clicks: bool = True
+    grant_points: PointsGrant | None = None
 
     @field_validator("audience", mode="before")
     @classmethod

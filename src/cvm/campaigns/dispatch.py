@@ -59,6 +59,8 @@ class DispatchStats:
     skipped: int = 0
     deferred: int = 0
     batches: int = 0
+    points_granted: int = 0
+    points_refused: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, **counts: int) -> None:
@@ -69,7 +71,16 @@ class DispatchStats:
     def as_dict(self) -> dict[str, int]:
         return {
             k: getattr(self, k)
-            for k in ("sent", "retried", "dead", "skipped", "deferred", "batches")
+            for k in (
+                "sent",
+                "retried",
+                "dead",
+                "skipped",
+                "deferred",
+                "batches",
+                "points_granted",
+                "points_refused",
+            )  # fmt: skip
         }
 
 
@@ -213,6 +224,9 @@ class Dispatcher:
                 client = clients[row["channel"]] = self.channel_factory(row["channel"])
             result = self._send(client, row)
             self._record(row, result, sent, retry, dead, events, bad)
+        # Points before the outcome: a crash in between resends the message (same key) and the
+        # ledger ignores the repeated posting, so points are granted exactly once.
+        self._grant_points(rows, sent)
         self.store.complete(worker, sent, retry, dead, verdicts.skip, events)
         for channel, address, reason in bad:
             suppress(self.state, channel, address, reason)
@@ -221,6 +235,42 @@ class Dispatcher:
             deferred=len(verdicts.defer), retried=len(retry) - len(verdicts.defer),
         )  # fmt: skip
         return len(rows)
+
+    def _grant_points(self, rows: list[dict[str, Any]], sent: list[dict[str, Any]]) -> None:
+        """Post the campaign's `grant_points` for every message just sent."""
+        from cvm.state.loyalty_ledger import LoyaltyLedger, Posting
+
+        done = {s["id"]: s["at"] for s in sent}
+        postings: list[Posting] = []
+        for row in rows:
+            if row["id"] not in done:
+                continue
+            _, campaign = self.campaigns(row["campaign_id"])
+            grant = campaign.grant_points if campaign is not None else None
+            if grant is None:
+                continue
+            at = done[row["id"]]
+            postings.append(
+                Posting(
+                    key=f"campaign-points:{row['idempotency_key']}",
+                    customer_id=row["customer_id"],
+                    kind="earn",
+                    points=grant.points,
+                    at=at,
+                    reason=grant.reason or f"campaign {row['campaign_id']}",
+                    reference=row["campaign_id"],
+                    expires_at=at + dt.timedelta(days=grant.expires_in_days)
+                    if grant.expires_in_days
+                    else None,
+                )
+            )
+        if not postings:
+            return
+        report = LoyaltyLedger(self.state).post(postings)
+        self.stats.add(points_granted=report.posted, points_refused=len(report.rejected))
+        if report.rejected:  # reasons only: customer ids stay out of the log
+            reasons = sorted({reason for _, reason in report.rejected})
+            log.warning("%d points grants refused: %s", len(report.rejected), "; ".join(reasons))
 
     @staticmethod
     def _send(client: Channel, row: dict[str, Any]) -> SendResult:
