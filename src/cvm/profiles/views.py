@@ -8,6 +8,28 @@ from cvm.core.contracts import CUSTOMERS
 from cvm.engine.base import Engine
 from cvm.profiles.contract import CUSTOMER_360_VIEW, PROFILES
 
+# --- profile extensions (issue #12) ---------------------------------------------------------
+# Per-customer tables other stages own (one row per customer_id), LEFT JOINed into the view
+# when they exist: their columns become profile fields for segments, offers and models.
+PROFILE_EXTENSIONS: tuple[str, ...] = ("loyalty_profile",)
+
+
+def _with_extensions(select: exp.Select, engine: Engine, customer_id: exp.Expr) -> exp.Select:
+    for i, name in enumerate(PROFILE_EXTENSIONS):
+        if not engine.table_exists(name):
+            continue
+        alias = f"x{i}"
+        columns = [c for c in engine.table_columns(name) if c != "customer_id"]
+        select = select.select(*(exp.column(c, table=alias) for c in columns)).join(
+            exp.to_table(name).as_(alias),
+            on=exp.column("customer_id", table=alias).eq(customer_id.copy()),
+            join_type="left",
+        )
+    return select
+
+
+# --- end of profile extensions ----------------------------------------------------------------
+
 
 def ensure_profile_tables(engine: Engine) -> None:
     """Create `profiles` when missing and (re)create the `customer_360` view over it."""
@@ -32,6 +54,7 @@ def ensure_profile_tables(engine: Engine) -> None:
             join_type="full",
         )
     )
+    select = _with_extensions(select, engine, customer_id)
     view = exp.Create(
         this=exp.to_table(CUSTOMER_360_VIEW), kind="VIEW", replace=True, expression=select
     )

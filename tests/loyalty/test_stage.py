@@ -1,0 +1,128 @@
+"""The loyalty stage on a real workspace: ledger, mirrors, tiers, profile fields, reruns."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cvm.core.errors import UserInputError
+from cvm.loyalty.stage import run_loyalty_stage
+from cvm.state.loyalty_ledger import LoyaltyLedger, Posting
+from cvm.workspace import Workspace
+from tests.loyalty.conftest import add_customers, add_lines
+
+PROGRAMME = {
+    "name": "Test Rewards",
+    "point_value": 0.01,
+    "expiry": {"months_after_earn": 12},
+    "earn": {"points_per_unit": 1},
+    "tiers": {
+        "basis": "spend",
+        "window_months": 12,
+        "grace_months": 2,
+        "levels": [
+            {"name": "member", "threshold": 0},
+            {"name": "gold", "threshold": 500, "benefits": {"earn_multiplier": 2}},
+        ],
+    },
+}
+
+
+def write_programme(root: Path, data: dict = PROGRAMME) -> None:
+    (root / "loyalty.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+
+
+def scalar(ws: Workspace, sql: str) -> object:
+    return ws.engine.fetch_scalar(sql)
+
+
+@pytest.fixture
+def shop(ws: Workspace) -> Workspace:
+    add_customers(ws.engine, {"a": None, "b": None, "c": None})
+    add_lines(
+        ws.engine,
+        [
+            ("T1", "a", "2024-01-10 10:00", 300, "books", "web"),
+            ("T2", "a", "2024-02-10 10:00", 300, "books", "web"),  # gold from here: ×2
+            ("T3", "a", "2024-03-10 10:00", 100, "books", "web"),
+            ("T4", "b", "2024-01-15 10:00", 50, "books", "web"),
+            ("R4", "b", "2024-01-20 10:00", -20, "books", "web"),
+            ("T5", "c", "2024-01-15 10:00", 999, "books", "web"),  # not a member
+        ],
+    )
+    write_programme(ws.root)
+    ledger = LoyaltyLedger(ws.state)
+    ledger.enroll("a", dt.datetime(2024, 1, 1))
+    ledger.enroll("b", dt.datetime(2024, 1, 1))
+    return ws
+
+
+def test_no_programme_no_stage(ws: Workspace) -> None:
+    assert run_loyalty_stage(ws, dt.datetime(2024, 6, 1)) is None
+
+
+def test_invalid_programme_names_the_file_and_key(ws: Workspace) -> None:
+    write_programme(ws.root, {"earn": {"points_per_unit": -1}})
+    with pytest.raises(UserInputError, match=r"loyalty.yaml: key 'earn.points_per_unit'"):
+        run_loyalty_stage(ws, dt.datetime(2024, 6, 1))
+
+
+def test_stage_earns_mirrors_and_reconciles(shop: Workspace) -> None:
+    run = run_loyalty_stage(shop, dt.datetime(2024, 4, 1))
+    assert run is not None
+    ledger = LoyaltyLedger(shop.state)
+    # a: 300 + (300 base + 300 gold bonus) + (100 + 100) ; b: 50 − 20
+    assert ledger.balance("a") == 1100 and ledger.balance("b") == 30
+    assert (run.members, run.posted, run.rejected) == (2, 5, 0)
+    assert run.tiers == {"gold": 1, "member": 1}
+    # the mirror: every entry's lines sum to zero; member lines sum to each balance
+    assert scalar(shop, "SELECT COUNT(*) FROM loyalty_entries") == 10
+    assert scalar(shop, "SELECT SUM(points) FROM loyalty_entries") == 0
+    assert (
+        scalar(shop, "SELECT SUM(points) FROM loyalty_entries WHERE account = 'member'")
+        == scalar(shop, "SELECT SUM(balance) FROM loyalty_accounts")
+        == ledger.liability()
+    )
+    rows = shop.engine.fetch_rows(
+        "SELECT customer_id, loyalty_member, loyalty_points_balance, loyalty_tier "
+        "FROM customer_360 ORDER BY customer_id"
+    )
+    assert rows == [("a", True, 1100, "gold"), ("b", True, 30, "member"), ("c", False, None, None)]
+
+
+def test_rerun_posts_nothing_new_and_later_runs_pick_up_new_orders(shop: Workspace) -> None:
+    run_loyalty_stage(shop, dt.datetime(2024, 3, 15))
+    again = run_loyalty_stage(shop, dt.datetime(2024, 3, 15))
+    assert again is not None and again.posted == 0 and again.mirrored_lines == 0
+    assert again.duplicates == 1  # T3 in the watermark's month is recomputed, not reposted
+    add_lines(shop.engine, [("T6", "b", "2024-04-02 10:00", 40, "books", "web")])
+    LoyaltyLedger(shop.state).enroll("c", dt.datetime(2024, 1, 1))
+    later = run_loyalty_stage(shop, dt.datetime(2024, 5, 1))
+    assert later is not None and later.new_members == 1
+    # T6 for b, and c (new to the stage) earns from enrolment, even before the watermark
+    assert later.posted == 2
+    assert LoyaltyLedger(shop.state).balance("c") == 999 * 2  # gold on the day of T5
+    assert scalar(shop, "SELECT COUNT(*) FROM loyalty_entries") == 14
+
+
+def test_expiry_and_redemption_fields(shop: Workspace) -> None:
+    run_loyalty_stage(shop, dt.datetime(2024, 4, 1))
+    ledger = LoyaltyLedger(shop.state)
+    report = ledger.post([Posting("redeem:1", "a", "redeem", -200, dt.datetime(2024, 4, 5))])
+    assert report.posted == 1
+    run = run_loyalty_stage(shop, dt.datetime(2025, 1, 21))  # T1 (a) and T4/R4 (b) lots expire
+    assert run is not None and run.expired == 2
+    assert ledger.balance("b") == 0
+    row = shop.engine.fetch_rows(
+        "SELECT loyalty_redemptions_12m, loyalty_last_redeemed_at FROM loyalty_profile "
+        "WHERE customer_id = 'a'"
+    )
+    assert row == [(1, dt.datetime(2024, 4, 5))]
+    assert scalar(shop, "SELECT SUM(points) FROM loyalty_entries") == 0
+    assert (
+        scalar(shop, "SELECT SUM(points) FROM loyalty_entries WHERE account = 'member'")
+        == ledger.liability()
+    )
