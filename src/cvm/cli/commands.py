@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from cvm.cli import (
+    acquisition_cmds,
     campaigns_cmds,
     decide_cmds,
     demo_cmds,
@@ -50,3 +51,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(users_cmds.users_app, name="users")
     app.add_typer(measure_cmds.app, name="measure")
     app.add_typer(loyalty_cmds.loyalty_app, name="loyalty")
+    app.add_typer(acquisition_cmds.app, name="acquisition")

@@ -9,6 +9,7 @@ from pathlib import Path
 import plotly.offline
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from cvm.report.acquisition_section import acquisition_section
 from cvm.report.measure_section import campaign_results_section
 from cvm.report.model import ReportContext, Section
 from cvm.report.predict_section import predict_section
@@ -28,6 +29,7 @@ SECTION_BUILDERS: list[SectionBuilder] = [
     segments_section,
     campaign_results_section,
     program_section,
+    acquisition_section,
 ]
 
 # The executive summary leads with what a head of CRM asks first: how the business did, what
