@@ -18,6 +18,7 @@ from cvm.api.errors import install_error_handlers
 from cvm.api.routes import campaigns as campaign_routes
 from cvm.api.routes import collect, decisions, health, keys, tracking
 from cvm.api.routes import consents as consent_routes
+from cvm.api.routes import feedback as feedback_routes
 from cvm.api.routes import identity as identity_routes
 from cvm.api.routes import privacy as privacy_routes
 from cvm.api.routes import profiles as profile_routes
@@ -72,6 +73,7 @@ def create_app(
         app.include_router(module.router)
     app.include_router(campaign_routes.run_router)
     campaign_routes.install(app, services)
+    feedback_routes.include(app, services)
     from cvm.ui.app import install_ui  # the dashboard, served by the same process
 
     install_ui(app, services, warm=warm_ui)
