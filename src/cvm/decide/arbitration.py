@@ -13,8 +13,10 @@ incremental profit × business levers, `cvm.decide.scoring`), choose ``x ∈ {0,
                min_o ≤ Σ_{i,c} x_ioc ≤ max_o        (offer volumes)
 
 Pairs with ``s ≤ 0`` are never variables, so no non-positive score is ever assigned. Minimum
-volumes are met whenever positive-score pairs can meet them; a shortfall is reported, never
-papered over with unprofitable assignments. Two solvers share this `Problem`/`Allocation`
+volumes are hard constraints of the exact solver; when positive-score pairs cannot meet them
+together with the other rows, the solver says why (`Allocation.minimums_infeasible`) and meets
+them as far as it can (a shortfall is reported, never papered over with unprofitable
+assignments). Two solvers share this `Problem`/`Allocation`
 interface: `cvm.decide.lp_solver` (exact LP/MILP with HiGHS) and `cvm.decide.greedy_solver`
 (Lagrangian dual prices, then greedy). Both work on the canonical order (customer, offer,
 channel), so the same input in any row order gives the same assignment.
@@ -117,6 +119,8 @@ class Allocation:
     usage: dict[str, tuple[float, float]] = field(default_factory=dict)
     min_shortfall: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # why the minimum volumes could not be hard constraints (empty: they were)
+    minimums_infeasible: list[str] = field(default_factory=list)
 
     @property
     def gap(self) -> float | None:
@@ -180,8 +184,8 @@ def usage(problem: Problem, chosen: BoolArray) -> dict[str, tuple[float, float]]
 
 
 def violations(problem: Problem, chosen: BoolArray) -> list[str]:
-    """Every hard constraint the chosen set breaks (empty = feasible). Minimum volumes are
-    soft (met when positive pairs allow) and not listed."""
+    """Every constraint the chosen set always keeps that it breaks (empty = feasible).
+    Minimum volumes are not listed: they can be infeasible (`cvm.decide.minimums`)."""
     out: list[str] = []
     if (problem.score[chosen] <= 0).any():
         out.append("a non-positive score is assigned")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from cvm.workspace.workspace import Workspace
 
 Progress = Callable[[str], None]
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -272,10 +274,23 @@ def run_decisions(
     write: bool = True,
     progress: Progress | None = None,
 ) -> DecisionSet:
-    """Decide the day's offers for the whole base and write them to `decisions`."""
+    """Decide the day's offers for the whole base and write them to `decisions`.
+
+    Offers scored by their prior (no uplift model score for a customer) start from the
+    posterior that measurement learned (`offer_priors`, `learned_priors`), so the loop's
+    feedback reaches the next decisions.
+    """
     day = day or utc_naive(None).date()
     settings = settings or load_decide_settings(ws.root)
     offers = list(offers) if offers is not None else load_offers(ws.engine)
+    offers, posteriors = learned_priors(ws.engine, offers)
+    if posteriors:
+        (progress or (lambda _m: None))(
+            "uplift posteriors from measured campaigns: "
+            + ", ".join(
+                f"{k} {v['prior']:.4f} → {v['posterior']:.4f}" for k, v in posteriors.items()
+            )
+        )
     result = compute_decisions(
         ws.engine,
         offers,
@@ -285,12 +300,40 @@ def run_decisions(
         timezone=ws.settings.workspace.timezone,
         progress=progress,
     )
+    result.summary["offer_posteriors"] = posteriors
     if write:
         (progress or (lambda _m: None))(f"writing {result.rows.num_rows:,} decision(s)")
         write_decisions(ws.engine, result)
         path = ws.runs_dir / f"decide-{result.run_id}.json"
         path.write_text(json.dumps(result.summary, indent=2, default=str), encoding="utf-8")
     return result
+
+
+def learned_priors(
+    engine: Engine, offers: list[Offer]
+) -> tuple[list[Offer], dict[str, dict[str, float]]]:
+    """The offers with ``uplift.prior`` replaced by the measured posterior mean
+    (`cvm.results.feedback_loop.offers_with_priors`), and which offers took one (logged)."""
+    from cvm.results.feedback_loop import load_offer_priors, offers_with_priors
+
+    priors = load_offer_priors(engine)
+    if priors.empty:
+        return offers, {}
+    updated = offers_with_priors(offers, priors)
+    took = {
+        new.id: {"prior": old.uplift.prior, "posterior": new.uplift.prior}
+        for old, new in zip(offers, updated, strict=True)
+        if new.uplift != old.uplift
+    }
+    for offer_id, change in took.items():
+        # offer ids and rates only: no customer data in the log
+        log.info(
+            "offer %s: uplift prior %.4f replaced by the measured posterior %.4f",
+            offer_id,
+            change["prior"],
+            change["posterior"],
+        )
+    return updated, took
 
 
 def decide_stage(ws: Workspace, as_of: dt.date | None, step: Progress) -> dict[str, Any]:

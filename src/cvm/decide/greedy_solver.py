@@ -23,8 +23,10 @@ algorithm for online linear programming", Oper. Res. 62, sec. 3) — below that 
 is the whole problem, so the start is the exact LP dual; (2) projected subgradient steps on
 the full problem with the Polyak step ``t = θ (L(μ) − LB) / ‖g‖²`` (Polyak 1969; Fisher 1981,
 eq. 9), θ halved after five steps without progress, keeping the μ of the lowest L. The assignment is then greedy by adjusted
-score in vectorised rounds that never break a constraint (`assign_rounds`), followed by the
-repair of minimum volumes and a fill of left-over capacity by raw score.
+score in vectorised rounds that never break a constraint (`assign_rounds`) — after giving
+the offers with a minimum volume their pairs of least regret first
+(`cvm.decide.minimums.reserve_minimums`) — followed by the repair of what minimums are still
+short and a fill of left-over capacity by raw score.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from cvm.decide.arbitration import (
     segment_argmax,
     segment_ids,
 )
+from cvm.decide.minimums import explain_infeasible_minimums, min_shortfall, reserve_minimums
 from cvm.decide.repair import finish
 from cvm.decide.rounds import assign_rounds
 
@@ -193,7 +196,7 @@ def find_prices(
     small = problem.n_pairs <= SMALL
     mu = _sample_duals(problem, coupling)
     best_mu, best_value = mu.copy(), np.inf
-    best_primal, lower = empty, -np.inf
+    best_primal, lower, best_rank = empty, -np.inf, -np.inf
     stall = 0
     for it in range(iterations):
         a = coupling.adjusted(problem, mu)
@@ -202,10 +205,11 @@ def find_prices(
         if value < best_value:
             best_mu, best_value = mu.copy(), value
         if small or it == 0:
-            primal = assign_rounds(problem, a, empty.copy())
-            objective = float(problem.score[primal].sum())
-            if objective > lower:
-                best_primal, lower = primal, objective
+            primal = assign_with_minimums(problem, a)
+            ranked = _primal_value(problem, primal)
+            if ranked > best_rank:
+                best_primal, best_rank = primal, ranked
+            lower = max(lower, float(problem.score[primal].sum()))
         g = coupling.subgradient(problem, chosen) * np.maximum(coupling.rhs, 1e-9)
         norm = float((g**2).sum())
         if norm < 1e-12 or best_value - lower <= 1e-9 * max(1.0, abs(best_value)):
@@ -236,13 +240,13 @@ def solve_greedy(problem: Problem, iterations: int | None = None) -> Allocation:
     rounds = iterations or (60 if problem.n_pairs <= SMALL else 20)
     mu, bound, coupling, chosen = find_prices(problem, rounds)
     if len(mu):
-        at_best = assign_rounds(problem, coupling.adjusted(problem, mu), np.zeros_like(chosen))
-        if problem.score[at_best].sum() > problem.score[chosen].sum():
+        at_best = assign_with_minimums(problem, coupling.adjusted(problem, mu))
+        if _primal_value(problem, at_best) > _primal_value(problem, chosen):
             chosen = at_best
     duals = dict(zip(coupling.names, (float(m) for m in mu), strict=True))
     exact_inner = problem.k == 1 and not problem.has_groups
     notes = [] if exact_inner else ["k > 1 or cap groups: the dual bound is approximate"]
-    return finish(
+    result = finish(
         problem,
         chosen,
         solver="greedy",
@@ -251,6 +255,26 @@ def solve_greedy(problem: Problem, iterations: int | None = None) -> Allocation:
         duals=duals,
         notes=notes,
     )
+    if result.min_shortfall:
+        # the greedy cannot prove infeasibility; say what it can see
+        result.minimums_infeasible = explain_infeasible_minimums(problem)
+        notes.append("minimum volumes not all met by the greedy (shortfall reported)")
+    return result
+
+
+def assign_with_minimums(problem: Problem, adjusted: FloatArray) -> BoolArray:
+    """Minimums first (pairs of least regret, `reserve_minimums`), then greedy by adjusted
+    score on what is left, never breaking a constraint."""
+    chosen = reserve_minimums(problem, adjusted, np.zeros(problem.n_pairs, dtype=bool))
+    return assign_rounds(problem, adjusted, chosen)
+
+
+def _primal_value(problem: Problem, chosen: BoolArray) -> float:
+    """Score of an assignment, minus a large penalty per missing minimum unit, so that an
+    assignment meeting more of the (hard) minimums always ranks first."""
+    missing = sum(min_shortfall(problem, chosen).values())
+    penalty = 1e3 * float(problem.score.max()) + 1.0
+    return float(problem.score[chosen].sum()) - penalty * missing
 
 
 def greedy_order(problem: Problem, a: FloatArray) -> IntArray:

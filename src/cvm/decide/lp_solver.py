@@ -16,8 +16,10 @@ row), so the relaxation is near-integral. We therefore
    then fill the freed capacity greedily. The loss is at most the scores of the few fractional
    customers and is reported as the gap to the LP bound.
 
-Minimum volumes are soft: a slack per offer with a large penalty keeps the LP feasible when
-positive-score pairs cannot meet the minimum (the shortfall is reported).
+Minimum volumes are hard rows ``Σ x_o ≥ min_o``. Only when the LP (or the MILP) with them is
+infeasible do we fall back to the soft form — a slack per offer with a large penalty — and the
+allocation lists why (`cvm.decide.minimums.explain_infeasible_minimums`) in
+``minimums_infeasible``; the shortfall is reported.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from cvm.decide.arbitration import (
     customer_starts,
     usage,
 )
+from cvm.decide.minimums import explain_infeasible_minimums
 from cvm.decide.repair import finish
 
 MILP_MAX_PAIRS = 200_000
@@ -68,13 +71,16 @@ def _rows_for_sets(
 
 
 def build_lp(
-    problem: Problem,
+    problem: Problem, *, soft_minimums: bool = False
 ) -> tuple[sp.csr_matrix, FloatArray, list[str], FloatArray, FloatArray]:
-    """(A_ub, b_ub, names of the coupling rows, objective c (minimise), upper bounds)."""
+    """(A_ub, b_ub, names of the coupling rows, objective c (minimise), upper bounds).
+
+    With ``soft_minimums`` every minimum row gets a penalised slack column (always feasible)."""
     assert problem.customer_limit is not None and problem.channel_capacity is not None
     assert problem.offer_max is not None and problem.offer_min is not None
     n = problem.n_pairs
     mins = np.flatnonzero(problem.offer_min > 0)
+    slacks = len(mins) if soft_minimums else 0
     rows: list[IntArray] = []
     cols: list[IntArray] = []
     vals: list[FloatArray] = []
@@ -134,14 +140,13 @@ def build_lp(
         names.append(f"offer {problem.offer_names[j]} max")
     for s, j in enumerate(mins):
         sel = np.flatnonzero(problem.offer == j)
-        r = np.zeros(len(sel) + 1, np.int64)
-        c = np.r_[sel, n + s]
-        add(r, c, -np.ones(len(sel) + 1), np.array([-problem.offer_min[j]]))
+        c = np.r_[sel, n + s] if soft_minimums else sel
+        add(np.zeros(len(c), np.int64), c, -np.ones(len(c)), np.array([-problem.offer_min[j]]))
         names.append(f"offer {problem.offer_names[j]} min")
     penalty = 1e3 * (float(problem.score.max()) if n else 1.0) + 1.0
-    objective = np.r_[-problem.score, np.full(len(mins), penalty)]
+    objective = np.r_[-problem.score, np.full(slacks, penalty)]
     upper = np.r_[
-        np.where(problem.customer_limit[problem.customer] > 0, 1.0, 0.0), np.full(len(mins), np.inf)
+        np.where(problem.customer_limit[problem.customer] > 0, 1.0, 0.0), np.full(slacks, np.inf)
     ]
     a = sp.csr_matrix(
         (
@@ -151,7 +156,7 @@ def build_lp(
                 np.concatenate(cols) if cols else np.zeros(0, np.int64),
             ),
         ),
-        shape=(n_rows, n + len(mins)),
+        shape=(n_rows, n + slacks),
     )
     b_ub = np.concatenate(rhs) if rhs else np.zeros(0)
     names = [""] * coupling_start + names
@@ -178,15 +183,16 @@ def _quiet_stdout() -> Iterator[None]:
         os.close(saved)
 
 
-def solve_lp(problem: Problem, milp_max_pairs: int = MILP_MAX_PAIRS) -> Allocation:
-    """LP relaxation → integral, MILP, or round down and fill (see the module docstring)."""
-    started = time.perf_counter()
+class _Infeasible(Exception):
+    """The hard minimum rows cannot be met (LP or MILP infeasible)."""
+
+
+def _solve_rows(
+    problem: Problem, milp_max_pairs: int, soft_minimums: bool
+) -> tuple[BoolArray, float, dict[str, float], list[str], str]:
+    """One solve: (chosen, LP bound, duals, notes, solver); raises `_Infeasible`."""
     n = problem.n_pairs
-    if n == 0:
-        return finish(
-            problem, np.zeros(0, bool), solver="lp", started=started, bound=0.0, duals={}, notes=[]
-        )
-    a, b, names, c, upper = build_lp(problem)
+    a, b, names, c, upper = build_lp(problem, soft_minimums=soft_minimums)
     res = linprog(
         c,
         A_ub=a if a.shape[0] else None,
@@ -194,6 +200,8 @@ def solve_lp(problem: Problem, milp_max_pairs: int = MILP_MAX_PAIRS) -> Allocati
         bounds=np.c_[np.zeros(len(c)), upper],
         method="highs",
     )
+    if res.status == 2 and not soft_minimums:
+        raise _Infeasible(res.message)
     if res.status != 0:
         raise RuntimeError(f"LP solver failed: {res.message}")
     x = res.x[:n]
@@ -215,6 +223,8 @@ def solve_lp(problem: Problem, milp_max_pairs: int = MILP_MAX_PAIRS) -> Allocati
                 bounds=Bounds(np.zeros(len(c)), upper),
                 options={"mip_rel_gap": 1e-7, "time_limit": 120},
             )
+        if mres.status == 2 and not soft_minimums:
+            raise _Infeasible(mres.message)
         if mres.x is not None:
             chosen: BoolArray = mres.x[:n] > 0.5
             solver = "milp"
@@ -225,9 +235,35 @@ def solve_lp(problem: Problem, milp_max_pairs: int = MILP_MAX_PAIRS) -> Allocati
         chosen = x >= 1 - FRACTIONAL
         if fractional:
             notes.append("rounded the fractional pairs down, then filled greedily")
+    return chosen, bound, duals, notes, solver
+
+
+def solve_lp(problem: Problem, milp_max_pairs: int = MILP_MAX_PAIRS) -> Allocation:
+    """LP relaxation → integral, MILP, or round down and fill (see the module docstring);
+    hard minimum volumes, soft only when they are infeasible (then flagged)."""
+    started = time.perf_counter()
+    n = problem.n_pairs
+    if n == 0:
+        return finish(
+            problem, np.zeros(0, bool), solver="lp", started=started, bound=0.0, duals={}, notes=[]
+        )
+    infeasible: list[str] = []
+    try:
+        chosen, bound, duals, notes, solver = _solve_rows(problem, milp_max_pairs, False)
+    except _Infeasible:
+        infeasible = explain_infeasible_minimums(problem)
+        chosen, bound, duals, notes, solver = _solve_rows(problem, milp_max_pairs, True)
+        notes.append("minimum volumes infeasible: solved with soft minimums (shortfall reported)")
     chosen = trim_to_feasible(problem, chosen)
     return finish(
-        problem, chosen, solver=solver, started=started, bound=bound, duals=duals, notes=notes
+        problem,
+        chosen,
+        solver=solver,
+        started=started,
+        bound=bound,
+        duals=duals,
+        notes=notes,
+        minimums_infeasible=infeasible,
     )
 
 

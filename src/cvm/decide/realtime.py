@@ -318,13 +318,16 @@ def _log_row(d: RealtimeDecision, now: dt.datetime) -> dict[str, Any]:
 
 
 def open_decider(ws: Workspace, *, start: bool = False) -> RealtimeDecider:
-    """A decider over the workspace's catalogue, policy and consent setting."""
+    """A decider over the workspace's catalogue (with the measured uplift posteriors, as the
+    batch run), policy and consent setting."""
+    from cvm.decide.batch import learned_priors
     from cvm.decide.config import load_decide_settings
     from cvm.decide.offer_store import load_offers
 
+    offers, _took = learned_priors(ws.engine, load_offers(ws.engine))
     decider = RealtimeDecider(
         ws.engine,
-        load_offers(ws.engine),
+        offers,
         load_decide_settings(ws.root),
         consent_policy=ws.settings.consent.policy,
         timezone=ws.settings.workspace.timezone,

@@ -163,6 +163,7 @@ def finish(
     bound: float | None,
     duals: dict[str, float],
     notes: list[str],
+    minimums_infeasible: list[str] | None = None,
 ) -> Allocation:
     """Meet minimum volumes, then fill what capacity is left by raw score, and summarise."""
     shortfall = meet_minimums(problem, chosen)
@@ -186,6 +187,7 @@ def finish(
         usage=usage(problem, chosen),
         min_shortfall=shortfall,
         notes=notes,
+        minimums_infeasible=list(minimums_infeasible or []),
     )
 
 

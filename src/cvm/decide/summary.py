@@ -169,6 +169,7 @@ def summarize(result: DecisionSet) -> dict[str, Any]:
             "gap": None if alloc.gap is None else round(alloc.gap, 6),
             "seconds": _r(alloc.seconds, 3),
             "min_volume_shortfall": alloc.min_shortfall,
+            "minimums_infeasible": alloc.minimums_infeasible,
             "notes": alloc.notes,
         },
         "timings": {k: _r(v, 3) for k, v in result.timings.items()},

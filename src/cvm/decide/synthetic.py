@@ -71,5 +71,7 @@ def synthetic_problem(
         use = np.bincount(off[first], minlength=n_offers).astype(float)
         problem.offer_max = np.floor(np.maximum(use * offer_max_share * k * 2.0, 1.0))
     if offer_min_share > 0:
-        problem.offer_min = np.floor(np.full(n_offers, len(first) * offer_min_share / n_offers))
+        assert problem.offer_max is not None
+        low = np.floor(np.full(n_offers, len(first) * offer_min_share / n_offers))
+        problem.offer_min = np.minimum(low, problem.offer_max)
     return problem
