@@ -27,8 +27,13 @@ def test_section_has_channel_and_cohort_charts_and_the_method(workspace: Workspa
     assert section is not None and section.id == "acquisition"
     charts = [b for b in section.blocks if isinstance(b, ChartBlock)]
     titles = " ".join(c.html for c in charts).replace("\\u002f", "/")  # plotly escapes / in JSON
-    assert len(charts) == 3
-    for title in ("CAC and CLV/CAC by paid channel", "Payback period", "CLV/CAC by signup cohort"):
+    assert len(charts) == 2
+    for title in (
+        "Paid acquisition channels: cost, value and payback",
+        "dotted: break-even",
+        "Payback (months of life)",
+        "CLV/CAC by signup cohort",
+    ):
         assert title in titles
     tables = {b.title: b for b in section.blocks if isinstance(b, TableBlock)}
     channels = tables["By acquisition channel (USD)"]

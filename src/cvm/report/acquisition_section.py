@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from cvm.acquisition import AcquisitionSummary, summarize_acquisition
 from cvm.acquisition.queries import spend_rows
@@ -63,7 +64,6 @@ def acquisition_section(ctx: ReportContext) -> Section | None:
     )
     if paid:
         section.blocks.append(ChartBlock(charts.to_html(_channel_bars(paid, cur))))
-        section.blocks.append(ChartBlock(charts.to_html(_payback_bars(paid))))
     cohort_chart = _cohort_lines(result)
     if cohort_chart is not None:
         section.blocks.append(ChartBlock(charts.to_html(cohort_chart)))
@@ -100,39 +100,37 @@ def _ratio(value: float | None) -> str:
 
 
 def _channel_bars(paid: list[dict[str, Any]], currency: str) -> go.Figure:
+    """CAC, CLV/CAC and payback side by side, one bar per paid channel."""
     names = [r["channel"] for r in paid]
-    fig = go.Figure()
-    fig.add_bar(x=names, y=[r["cac"] for r in paid], name=f"CAC ({currency})")
+    fig = make_subplots(
+        rows=1,
+        cols=3,
+        subplot_titles=(
+            f"CAC ({currency} per new customer)",
+            "CLV/CAC (×; dotted: break-even)",
+            "Payback (months of life)",
+        ),
+        horizontal_spacing=0.08,
+    )
+    fig.add_bar(x=names, y=[r["cac"] for r in paid], name="CAC", row=1, col=1)
+    fig.add_bar(x=names, y=[r["clv_cac"] for r in paid], name="CLV/CAC", row=1, col=2)
+    fig.add_hline(y=1.0, line_dash="dot", line_color="#888", row=1, col=2)  # type: ignore[arg-type]
+    fig.add_bar(
+        x=names, y=[r["payback_months"] for r in paid], name="paid back (observed)", row=1, col=3
+    )
     fig.add_bar(
         x=names,
-        y=[r["clv_cac"] for r in paid],
-        name="CLV/CAC",
-        yaxis="y2",
-        offsetgroup=1,
+        y=[r["projected_payback_months"] if r["payback_months"] is None else None for r in paid],
+        name="not yet: projected from residual CLV",
+        row=1,
+        col=3,
     )
-    fig.update_layout(
-        barmode="group",
-        yaxis2={"overlaying": "y", "side": "right", "title": "CLV/CAC (×)"},
-    )
-    fig.add_hline(y=1.0, line_dash="dot", line_color="#888", yref="y2")
-    return charts._layout(  # noqa: SLF001 (the shared report style)
-        fig, "CAC and CLV/CAC by paid channel", "acquisition channel", f"CAC ({currency})"
-    )
-
-
-def _payback_bars(paid: list[dict[str, Any]]) -> go.Figure:
-    reached = [r["payback_months"] for r in paid]
-    projected = [
-        r["projected_payback_months"] if r["payback_months"] is None else None for r in paid
-    ]
-    names = [r["channel"] for r in paid]
-    fig = go.Figure()
-    fig.add_bar(x=names, y=reached, name="paid back (observed)")
-    fig.add_bar(x=names, y=projected, name="not yet: projected from residual CLV")
     fig.update_layout(barmode="overlay")
-    return charts._layout(  # noqa: SLF001
-        fig, "Payback period by paid channel", "acquisition channel", "months of life"
+    charts._layout(  # noqa: SLF001 (the shared report style)
+        fig, "Paid acquisition channels: cost, value and payback", "", "", height=420
     )
+    fig.update_layout(margin={"l": 60, "r": 20, "t": 90, "b": 50})  # room for subplot titles
+    return fig
 
 
 def _cohort_lines(result: AcquisitionSummary) -> go.Figure | None:
@@ -148,8 +146,9 @@ def _cohort_lines(result: AcquisitionSummary) -> go.Figure | None:
     for channel, (xs, ys) in sorted(lines.items()):
         fig.add_scatter(x=xs, y=ys, mode="lines+markers", name=channel)
     fig.add_hline(y=1.0, line_dash="dot", line_color="#888")
+    fig.update_yaxes(type="log")  # ratios: 0.5 and 2 sit equally far from break-even
     return charts._layout(  # noqa: SLF001
-        fig, "CLV/CAC by signup cohort", "signup month", "CLV/CAC (×)"
+        fig, "CLV/CAC by signup cohort (log scale)", "signup month", "CLV/CAC (×)"
     )
 
 
