@@ -71,22 +71,31 @@ class LoyaltyLedger:
         referral_codes: dict[str, str | None] | None = None,
     ) -> list[bool]:
         """Enroll many customers in one transaction; per customer, True if newly enrolled."""
+        with self.engine.begin() as conn:
+            return self.enroll_in(conn, members, referral_codes)
+
+    def enroll_in(
+        self,
+        conn: Connection,
+        members: Sequence[tuple[str, datetime]],
+        referral_codes: dict[str, str | None] | None = None,
+    ) -> list[bool]:
+        """`enroll_many` inside the caller's transaction."""
         codes = referral_codes or {}
         ids = [cid for cid, _ in members]
-        with self.engine.begin() as conn:
-            before = self._existing_accounts(conn, ids)
-            rows = [
-                {
-                    "customer_id": cid,
-                    "enrolled_at": at,
-                    "referral_code": new_referral_code(),
-                    "referred_by": codes.get(cid),
-                    "updated_at": at,
-                }
-                for cid, at in dict(members).items()
-                if cid not in before
-            ]
-            insert_ignore(conn, loyalty_accounts, rows, ["customer_id"])
+        before = self._existing_accounts(conn, ids)
+        rows = [
+            {
+                "customer_id": cid,
+                "enrolled_at": at,
+                "referral_code": new_referral_code(),
+                "referred_by": codes.get(cid),
+                "updated_at": at,
+            }
+            for cid, at in dict(members).items()
+            if cid not in before
+        ]
+        insert_ignore(conn, loyalty_accounts, rows, ["customer_id"])
         return [cid not in before for cid in ids]
 
     @staticmethod
@@ -161,7 +170,7 @@ class LoyaltyLedger:
         refs = [p.reference for p in batch.values() if p.kind == "reverse" and p.reference]
         originals = self._entries_by_key(conn, refs)
         customers = sorted({p.customer_id for p in batch.values()})
-        accounts = self._lock_accounts(conn, customers)
+        accounts = self.lock_accounts(conn, customers)
         existing = set(self._entries_by_key(conn, list(batch), columns_only=True))
         reversed_already = self._reversed(conn, refs)
         debtors = sorted(
@@ -197,7 +206,7 @@ class LoyaltyLedger:
             customers = sorted(r[0] for r in due)
         for chunk in _chunks(customers, 5_000):
             with self.transaction() as conn:
-                accounts = self._lock_accounts(conn, list(chunk))
+                accounts = self.lock_accounts(conn, list(chunk))
                 book = Book(accounts, self.allow_negative, _utcnow())
                 lots = conn.execute(
                     select(loyalty_lots)
@@ -273,7 +282,8 @@ class LoyaltyLedger:
             return int(conn.execute(select(func.sum(loyalty_accounts.c.balance))).scalar() or 0)
 
     # -- internals -------------------------------------------------------------------------
-    def _lock_accounts(self, conn: Connection, customers: Sequence[str]) -> dict[str, Account]:
+    def lock_accounts(self, conn: Connection, customers: Sequence[str]) -> dict[str, Account]:
+        """Lock (until `conn` commits) and read the accounts of `customers` (sorted)."""
         a = loyalty_accounts
         if not self.postgres and customers:
             # Take SQLite's write lock first (waits on the busy timeout), see module docstring.
