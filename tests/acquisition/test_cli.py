@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -76,3 +77,58 @@ def test_bad_margin_rate_is_refused(
     workspace.close()
     code, _, err = run_cli(_args(workspace, "--margin-rate", "1.5"), monkeypatch, capsys)
     assert code == 2 and "--margin-rate" in err
+
+
+CUSTOMERS_CSV = """customer_id,signup_date,acquisition_channel
+s1,2024-01-05,search
+s2,2024-01-20,search
+s3,2024-02-10,search
+o1,2024-01-07,organic
+"""
+TRANSACTIONS_CSV = """transaction_id,customer_id,occurred_at,amount,currency
+t1,s1,2024-01-05,40,USD
+t2,s1,2024-02-11,60,USD
+t3,s1,2024-03-30,40,USD
+t4,s2,2024-01-21,20,USD
+t5,s2,2024-02-02,40,USD
+t6,s3,2024-02-10,50,USD
+t7,s3,2024-03-01,30,USD
+t8,o1,2024-01-08,100,USD
+"""
+SPEND_CSV = """month,acquisition_channel,amount,currency
+2024-01-01,search,100,USD
+2024-02-01,search,60,USD
+2024-03-01,search,50,USD
+2024-02-01,tiktok,30,USD
+"""
+
+
+@pytest.mark.slow  # three real ingestion runs
+def test_worked_example_from_files(
+    workspace: Workspace,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The worked example of docs/acquisition.md, from CSV files through `cvm ingest`."""
+    workspace.close()
+    for table, text in (
+        ("customers", CUSTOMERS_CSV),
+        ("transactions", TRANSACTIONS_CSV),
+        ("marketing_spend", SPEND_CSV),
+    ):
+        path = tmp_path / f"{table}.csv"
+        path.write_text(text, encoding="utf-8")
+        code, _, err = run_cli(
+            ["ingest", table, str(path), "-w", str(workspace.root), "--json"], monkeypatch, capsys
+        )
+        assert code == 0, err
+    code, out, _ = run_cli(_args(workspace, "--margin-rate", "0.5", "--json"), monkeypatch, capsys)
+    assert code == 0
+    data = json.loads(out)
+    cohorts = {(c["channel"], c["cohort"]): c for c in data["cohorts"]}
+    assert cohorts[("search", "2024-01")]["cac"] == 50.0
+    assert cohorts[("search", "2024-01")]["payback"] == "month 3"
+    assert cohorts[("search", "2024-02")]["payback"] == "not yet"  # no CLV before cvm value
+    assert data["totals"]["blended_cac"] == 60.0 and data["totals"]["paid_cac"] == 80.0
+    assert any("run cvm value first" in w for w in data["warnings"])
