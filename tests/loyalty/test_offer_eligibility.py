@@ -17,8 +17,7 @@ from cvm.segments.definition import read_document
 from cvm.state.loyalty_ledger import LoyaltyLedger
 from cvm.workspace import Workspace, init_workspace
 from tests.decide.conftest import populate
-from tests.loyalty.conftest import add_lines
-from tests.loyalty.test_stage import write_programme
+from tests.loyalty.conftest import add_lines, write_programme
 
 OFFER = """
 offers:

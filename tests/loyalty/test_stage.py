@@ -3,61 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
-import yaml
 
 from cvm.core.errors import UserInputError
 from cvm.loyalty.stage import run_loyalty_stage
 from cvm.state.loyalty_ledger import LoyaltyLedger, Posting
 from cvm.workspace import Workspace
-from tests.loyalty.conftest import add_customers, add_lines
-
-PROGRAMME = {
-    "name": "Test Rewards",
-    "point_value": 0.01,
-    "expiry": {"months_after_earn": 12},
-    "earn": {"points_per_unit": 1},
-    "tiers": {
-        "basis": "spend",
-        "window_months": 12,
-        "grace_months": 2,
-        "levels": [
-            {"name": "member", "threshold": 0},
-            {"name": "gold", "threshold": 500, "benefits": {"earn_multiplier": 2}},
-        ],
-    },
-}
-
-
-def write_programme(root: Path, data: dict = PROGRAMME) -> None:
-    (root / "loyalty.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+from tests.loyalty.conftest import add_lines, write_programme
 
 
 def scalar(ws: Workspace, sql: str) -> object:
     return ws.engine.fetch_scalar(sql)
-
-
-@pytest.fixture
-def shop(ws: Workspace) -> Workspace:
-    add_customers(ws.engine, {"a": None, "b": None, "c": None})
-    add_lines(
-        ws.engine,
-        [
-            ("T1", "a", "2024-01-10 10:00", 300, "books", "web"),
-            ("T2", "a", "2024-02-10 10:00", 300, "books", "web"),  # gold from here: ×2
-            ("T3", "a", "2024-03-10 10:00", 100, "books", "web"),
-            ("T4", "b", "2024-01-15 10:00", 50, "books", "web"),
-            ("R4", "b", "2024-01-20 10:00", -20, "books", "web"),
-            ("T5", "c", "2024-01-15 10:00", 999, "books", "web"),  # not a member
-        ],
-    )
-    write_programme(ws.root)
-    ledger = LoyaltyLedger(ws.state)
-    ledger.enroll("a", dt.datetime(2024, 1, 1))
-    ledger.enroll("b", dt.datetime(2024, 1, 1))
-    return ws
 
 
 def test_no_programme_no_stage(ws: Workspace) -> None:

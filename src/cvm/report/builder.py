@@ -10,6 +10,7 @@ import plotly.offline
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from cvm.report.acquisition_section import acquisition_section
+from cvm.report.loyalty_section import loyalty_section
 from cvm.report.measure_section import campaign_results_section
 from cvm.report.model import ReportContext, Section
 from cvm.report.predict_section import predict_section
@@ -29,6 +30,7 @@ SECTION_BUILDERS: list[SectionBuilder] = [
     segments_section,
     campaign_results_section,
     program_section,
+    loyalty_section,
     acquisition_section,
 ]
 
