@@ -9,6 +9,7 @@ from cvm.cli import (
     campaigns_cmds,
     decide_cmds,
     demo_cmds,
+    feedback_cmds,
     identity_cmds,
     ingest_cmds,
     keys_cmds,
@@ -52,3 +53,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(measure_cmds.app, name="measure")
     app.add_typer(loyalty_cmds.loyalty_app, name="loyalty")
     app.add_typer(acquisition_cmds.app, name="acquisition")
+    app.add_typer(feedback_cmds.feedback_app, name="feedback")
