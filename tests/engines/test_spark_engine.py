@@ -81,14 +81,22 @@ def test_lake_is_reopened_after_a_restart(spark_session: Any, tmp_path: Path) ->
     database = new_database_name()
     first = SparkEngine(lake_path=tmp_path / "lake", database=database, session=spark_session)
     first.write_arrow("money", _money_table())
-    # A new session's in-memory catalog knows nothing: drop the registration, keep the files.
+    first.execute("CREATE VIEW big_money AS SELECT id, amount FROM money WHERE amount > 1")
+    first.execute("CREATE OR REPLACE VIEW big_money AS SELECT id FROM money WHERE amount > 1")
+    first.execute("CREATE VIEW gone AS SELECT id FROM money")
+    first.execute("DROP VIEW gone")
+    # A new session's in-memory catalog knows nothing: drop the registrations, keep the files.
+    spark_session.sql(f"DROP VIEW `{database}`.`big_money`")
     spark_session.sql(f"DROP TABLE `{database}`.`money`")
-    assert not first.table_exists("money")
+    assert not first.table_exists("money") and not first.table_exists("big_money")
     second = SparkEngine(lake_path=tmp_path / "lake", database=database, session=spark_session)
     assert second.table_exists("money")
     assert second.fetch_arrow("SELECT * FROM money ORDER BY id").to_pylist() == (
         _money_table().to_pylist()
     )
+    # Views come back too, with their latest definition; a dropped view stays dropped.
+    assert second.fetch_rows("SELECT * FROM big_money") == [("a",)]
+    assert not second.table_exists("gone")
 
 
 def test_workspace_factory_opens_spark(spark_session: Any, tmp_path: Path) -> None:
@@ -99,3 +107,61 @@ def test_workspace_factory_opens_spark(spark_session: Any, tmp_path: Path) -> No
     engine = open_engine(WarehouseSection(engine="spark", lake_path="lake"), tmp_path)
     assert isinstance(engine, SparkEngine)
     assert engine.lake.root == str(tmp_path / "lake")
+
+
+def test_update_from_and_delete_using_match_duckdb(spark_engine: Any) -> None:
+    from cvm.engine.duckdb_engine import DuckDBEngine
+
+    duck = DuckDBEngine()
+    target = pa.table(
+        {"k": [1, 2, 3, None], "v": [10.0, 20.0, 30.0, 40.0], "n": ["a", "b", "c", "d"]}
+    )
+    source = pa.table({"k": [2, 3, 5], "v": [200.0, None, 500.0]})
+    statements = [
+        "UPDATE t SET v = s.v, n = 'x' FROM src AS s WHERE t.k = s.k AND t.n <> 'c'",
+        "DELETE FROM t USING src p WHERE t.k = p.k AND p.v > 400",
+        "DELETE FROM t USING src p WHERE t.k = p.k AND p.v IS NULL",
+    ]
+    results = []
+    for engine in (spark_engine, duck):
+        engine.write_arrow("t", target)
+        engine.register_arrow("src", source)
+        rows = []
+        for statement in statements:
+            engine.execute(statement)
+            rows.append(engine.fetch_rows("SELECT k, v, n FROM t ORDER BY k NULLS LAST"))
+        results.append(rows)
+    assert results[0] == results[1]
+    assert results[1][0] == [(1, 10.0, "a"), (2, 200.0, "x"), (3, 30.0, "c"), (None, 40.0, "d")]
+    with pytest.raises(ValueError, match="several source rows"):
+        spark_engine.register_arrow("dup", pa.table({"k": [1, 1], "v": [1.0, 2.0]}))
+        spark_engine.execute("UPDATE t SET v = d.v FROM dup d WHERE t.k = d.k")
+    duck.close()
+
+
+def test_information_schema_reads_as_on_duckdb(spark_engine: Any) -> None:
+    from cvm.engine.duckdb_engine import DuckDBEngine
+
+    duck = DuckDBEngine()
+    query = (
+        "SELECT c.table_name, c.column_name, c.data_type FROM information_schema.columns c "
+        "JOIN information_schema.tables t ON t.table_name = c.table_name "
+        "WHERE c.table_schema = 'main' AND t.table_type = 'BASE TABLE' "
+        "ORDER BY c.table_name, c.ordinal_position"
+    )
+    got = []
+    for engine in (spark_engine, duck):
+        engine.write_arrow("money", _money_table())
+        engine.execute("CREATE VIEW money_view AS SELECT id FROM money")
+        got.append(engine.fetch_rows(query))
+    assert (
+        got[0]
+        == got[1]
+        == [
+            ("money", "id", "VARCHAR"),
+            ("money", "amount", "DECIMAL(18,4)"),
+            ("money", "at", "TIMESTAMP"),
+            ("money", "note", "VARCHAR"),
+        ]
+    )
+    duck.close()

@@ -27,9 +27,11 @@ import sqlglot.expressions as exp
 
 from cvm.core.contracts import TableContract
 from cvm.engine.base import Statement, WriteMode, create_table_statement
+from cvm.engine.spark_catalog import names_information_schema, point_at_views, register_views
 from cvm.engine.spark_lake import Lake
 from cvm.engine.spark_session import apply_runtime_conf, build_session
 from cvm.engine.spark_sql import SPARK_DIALECT, is_transaction_control, to_spark
+from cvm.engine.spark_stream import partition_batches, rebatch, result_schema
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -74,7 +76,11 @@ class SparkEngine:
         return tree.sql(dialect=SPARK_DIALECT)
 
     def _df(self, query: Statement, parameters: list[object] | None = None) -> DataFrame:
-        text = self.render(query)
+        tree = to_spark(query)
+        if names_information_schema(tree):
+            tree, views = point_at_views(tree)
+            register_views(self.spark, self.lake.database, views)
+        text = self.spark_sql_text(tree)
         if parameters:
             return self.spark.sql(text, args=list(parameters))
         return self.spark.sql(text)
@@ -113,17 +119,11 @@ class SparkEngine:
     def fetch_batches(
         self, query: Statement, batch_size: int = 100_000
     ) -> Iterator[pa.RecordBatch]:
-        # The driver holds one partition at a time: toLocalIterator pulls partitions in turn.
+        # Executors encode each partition as Arrow; the driver pulls one partition at a time
+        # (cvm.engine.spark_stream), so memory stays bounded by a partition plus two batches.
         df = self._df(query)
-        schema = to_duckdb_types(df.limit(0).toArrow()).schema
-        buffer: list[dict[str, object]] = []
-        for row in df.toLocalIterator(prefetchPartitions=False):
-            buffer.append(row.asDict())
-            if len(buffer) >= batch_size:
-                yield pa.RecordBatch.from_pylist(buffer, schema=schema)
-                buffer = []
-        if buffer:
-            yield pa.RecordBatch.from_pylist(buffer, schema=schema)
+        schema = to_duckdb_types(result_schema(df).empty_table()).schema
+        yield from rebatch(partition_batches(df), schema, batch_size)
 
     # -- Arrow in ---------------------------------------------------------------------------
 

@@ -108,6 +108,31 @@ def _portable_types(node: exp.Expr) -> exp.Expr:
     return node
 
 
+def _unique_cte_names(tree: exp.Expression) -> exp.Expression:
+    """Give every CTE of the statement its own name (``purchases``, ``purchases__2``, ...).
+
+    DuckDB scopes a ``WITH`` inside a subquery to that subquery, so two subqueries may each
+    define a ``purchases`` CTE. Spark SQL rendering hoists nested CTEs to the top of the
+    statement (sqlglot's Spark dialect), where two equal names are an error
+    (DUPLICATED_CTE_NAMES). Renaming a repeated CTE and the table references in the query that
+    owns it keeps the meaning. Works in place on the copy ``to_spark`` made.
+    """
+    seen: dict[str, int] = {}
+    for with_ in list(tree.find_all(exp.With)):
+        owner = with_.parent
+        for cte in with_.expressions:
+            name = cte.alias_or_name
+            seen[name] = seen.get(name, 0) + 1
+            if seen[name] == 1 or owner is None:
+                continue
+            new = f"{name}__{seen[name]}"
+            for table in owner.find_all(exp.Table):
+                if table.name == name and not table.text("db"):
+                    table.set("this", exp.to_identifier(new))
+            cte.set("alias", exp.TableAlias(this=exp.to_identifier(new)))
+    return tree
+
+
 def is_transaction_control(statement: Statement) -> bool:
     """BEGIN / COMMIT / ROLLBACK: Spark SQL has no multi-statement transactions.
 
@@ -123,7 +148,7 @@ def is_transaction_control(statement: Statement) -> bool:
 
 def to_spark(statement: Statement) -> exp.Expression:
     """The canonical statement with the Spark meaning rules applied (a new tree)."""
-    tree = to_expression(statement).copy().transform(_duckdb_division)
+    tree = _unique_cte_names(to_expression(statement).copy()).transform(_duckdb_division)
     tree = tree.transform(_day_boundaries).transform(_portable_types)
     tree = tree.transform(_double_average).transform(_two_argument_if)
     tree = tree.transform(_bracket_json_path)
