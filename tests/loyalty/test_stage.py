@@ -83,3 +83,33 @@ def test_expiry_and_redemption_fields(shop: Workspace) -> None:
         scalar(shop, "SELECT SUM(points) FROM loyalty_entries WHERE account = 'member'")
         == ledger.liability()
     )
+
+
+def test_campaigns_grant_points_to_treated_members_once(shop: Workspace) -> None:
+    import pyarrow as pa
+
+    from tests.loyalty.conftest import PROGRAMME
+
+    grant = {"kind": "grant", "name": "winback_500", "campaign_id": "CMP-W", "points": 500}
+    write_programme(shop.root, {**PROGRAMME, "bonuses": [grant]})
+    shop.engine.write_arrow(
+        "campaign_assignments",
+        pa.table(
+            {
+                "campaign_id": ["CMP-W", "CMP-W", "CMP-W", "CMP-X"],
+                "customer_id": ["a", "b", "c", "b"],
+                "arm": ["treat", "control", "treat", "treat"],
+                "is_control": [False, True, False, False],
+                "assigned_at": pa.array([dt.datetime(2024, 3, 1)] * 4, pa.timestamp("us")),
+            }
+        ),
+    )
+    before = {"a": 1100, "b": 30}
+    run_loyalty_stage(shop, dt.datetime(2024, 4, 1))
+    ledger = LoyaltyLedger(shop.state)
+    assert ledger.balance("a") == before["a"] + 500  # treated member
+    assert ledger.balance("b") == before["b"]  # control, and another campaign
+    assert ledger.balance("c") == 0  # treated but not a member
+    again = run_loyalty_stage(shop, dt.datetime(2024, 4, 1))
+    assert again is not None and again.posted == 0 and again.duplicates >= 1
+    assert ledger.balance("a") == 1600

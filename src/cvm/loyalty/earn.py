@@ -18,6 +18,9 @@ order and one claw-back posting per return receipt:
 4. **Returns** claw back ``floor(|returned|)`` points as an ``adjust`` posting (bonuses are not
    clawed back), when ``claw_back_returns`` is on.
 
+Campaign grants (`grant_postings`) give each treated member of a campaign a fixed number of
+points once, keyed ``grant:<bonus name>:<customer_id>``.
+
 Idempotency keys are ``earn:<transaction_id>`` and ``return:<transaction_id>``, so a rerun over
 the same orders posts nothing new. Caps need the month's earlier orders: the stage recomputes
 from the first day of the month of its watermark and lets the ledger drop the duplicates.
@@ -33,7 +36,7 @@ import pyarrow as pa
 
 from cvm.engine.base import Engine
 from cvm.engine.sql import bind
-from cvm.loyalty.programme import BirthdayBonus, OfferBonus, Programme
+from cvm.loyalty.programme import BirthdayBonus, GrantBonus, OfferBonus, Programme
 
 NO_CAP = 10**15
 POSTING_COLUMNS = ("key", "customer_id", "kind", "points", "at", "reason", "reference")
@@ -243,3 +246,42 @@ def earn_postings(
     finally:
         for name in inputs:
             engine.unregister(name)
+
+
+_GRANT_SQL = """
+SELECT 'grant:' || g.name || ':' || a.customer_id AS key, a.customer_id, 'earn' AS kind,
+       CAST(MAX(g.points) AS BIGINT) AS points, MIN(a.assigned_at) AS at, g.name AS reason,
+       MAX(COALESCE(g.campaign_id, g.offer_id)) AS reference
+FROM campaign_assignments AS a
+JOIN loyalty_grants_in AS g ON a.offer_id = g.offer_id OR a.campaign_id = g.campaign_id
+JOIN loyalty_members_in AS m
+  ON m.customer_id = a.customer_id AND a.assigned_at >= m.enrolled_at
+WHERE NOT COALESCE(a.is_control, a.arm = 'control', FALSE) AND a.assigned_at < :until
+GROUP BY g.name, a.customer_id
+ORDER BY at, key
+"""
+
+
+def grant_postings(
+    engine: Engine, programme: Programme, members: pa.Table, until: dt.datetime
+) -> pa.Table:
+    """One earn posting per member treated by a granting campaign before ``until`` (assigned
+    while a member, not in control); reruns repeat the same keys."""
+    grants = [b for b in programme.bonuses if isinstance(b, GrantBonus)]
+    if not grants:
+        return pa.table({c: [] for c in POSTING_COLUMNS})
+    table = pa.table(
+        {
+            "name": pa.array([g.name for g in grants], pa.string()),
+            "offer_id": pa.array([g.offer_id for g in grants], pa.string()),
+            "campaign_id": pa.array([g.campaign_id for g in grants], pa.string()),
+            "points": pa.array([g.points for g in grants], pa.int64()),
+        }
+    )
+    engine.register_arrow("loyalty_grants_in", table)
+    engine.register_arrow("loyalty_members_in", members.select(["customer_id", "enrolled_at"]))
+    try:
+        return engine.fetch_arrow(bind(_GRANT_SQL, until=until))
+    finally:
+        engine.unregister("loyalty_grants_in")
+        engine.unregister("loyalty_members_in")

@@ -15,6 +15,7 @@ greater than or equal to 0`). A minimal example (the demo's is `examples/demo/lo
       - {kind: birthday, name: birthday_month, multiplier: 2}
       - {kind: offer, name: spring_double, offer_id: double_points,
          starts: 2024-03-01, ends: 2024-03-31, multiplier: 2}
+      - {kind: grant, name: welcome_back, campaign_id: CMP-WINBACK-01, points: 500}
     caps: {per_order: 5000, per_month: 20000}
     tiers:
       basis: spend
@@ -110,7 +111,24 @@ class OfferBonus(_Strict):
         return self
 
 
-Bonus = Annotated[BirthdayBonus | OfferBonus, Field(discriminator="kind")]
+class GrantBonus(_Strict):
+    """A campaign that grants points: every member assigned the offer (or campaign), outside
+    its control group, gets ``points`` once (an earn lot dated at the assignment)."""
+
+    kind: Literal["grant"]
+    name: str
+    offer_id: str | None = None
+    campaign_id: str | None = None
+    points: int = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _target(self) -> GrantBonus:
+        if self.offer_id is None and self.campaign_id is None:
+            raise ValueError("name the offer_id or the campaign_id that grants the points")
+        return self
+
+
+Bonus = Annotated[BirthdayBonus | OfferBonus | GrantBonus, Field(discriminator="kind")]
 
 
 class Caps(_Strict):
@@ -211,6 +229,7 @@ def _explain(err: ValidationError, origin: str) -> UserInputError:
         known += list(EarnRules.model_fields) + list(Caps.model_fields)
         known += list(TierLevel.model_fields) + list(TierBenefits.model_fields)
         known += list(OfferBonus.model_fields) + list(ExpiryRule.model_fields)
+        known += list(GrantBonus.model_fields)
         close = difflib.get_close_matches(loc[-1], known, n=1)
         message = "unknown key" + (f" (did you mean {close[0]!r}?)" if close else "")
     return UserInputError(f"{origin}: key '{where}': {message}")

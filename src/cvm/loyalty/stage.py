@@ -6,7 +6,7 @@
    their enrolment, known ones from the first day of the month of the last run's end (the
    monthly cap needs the month's earlier orders; the ledger drops the repeated keys);
 2. tiers first when they qualify on spend (so the tier multiplier of the order day applies),
-   earn postings (`cvm.loyalty.earn`) posted in batches, lots due expired;
+   earn postings and campaign grants (`cvm.loyalty.earn`) posted in batches, lots expired;
 3. mirror the journal lines (append after the last mirrored id), the accounts (replaced), the
    tier timeline (recomputed from enrolment: deterministic, so a rerun gives the same spans)
    and the profile fields (`loyalty_profile`, joined into `customer_360`).
@@ -26,7 +26,7 @@ import pyarrow as pa
 from cvm.core.errors import UserInputError
 from cvm.core.timewindows import end_of_day
 from cvm.engine.base import Engine
-from cvm.loyalty.earn import POSTING_COLUMNS, earn_postings
+from cvm.loyalty.earn import POSTING_COLUMNS, earn_postings, grant_postings
 from cvm.loyalty.profile_fields import write_profile_fields
 from cvm.loyalty.programme import Programme, load_programme
 from cvm.loyalty.tables import (
@@ -211,6 +211,9 @@ def run_loyalty_stage(
         earn_postings(engine, programme, member_table, lower, as_of, tier_spans=spans),
         programme,
     )
+    grants = grant_postings(engine, programme, member_table, as_of)
+    if grants.num_rows:
+        report.merge(_post_all(ledger, grants.to_batches(), programme))
     step("expiring lots")
     expired = ledger.expire(as_of)
     step("mirroring the ledger")
