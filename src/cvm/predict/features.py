@@ -21,6 +21,7 @@ import sqlglot.expressions as exp
 
 from cvm.engine.base import Engine
 from cvm.engine.sql import bind
+from cvm.feedback.features import has_responses, join_survey_features
 
 WINDOWS = (30, 90, 180, 365)
 DEMOGRAPHICS = ("gender", "country", "acquisition_channel", "language")
@@ -31,6 +32,8 @@ class FeatureSpec:
     categories: list[str] = field(default_factory=list)
     channels: list[str] = field(default_factory=list)
     event_names: list[str] = field(default_factory=list)
+    # Survey answers existed at training time: add `cvm.feedback.features` columns.
+    surveys: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -128,6 +131,7 @@ def choose_spec(
         categories=top("transactions", "category", categories),
         channels=top("transactions", "channel", channels),
         event_names=top("events", "name", event_names),
+        surveys=has_responses(engine, cutoff),
     )
 
 
@@ -233,6 +237,8 @@ def build_features(
     ):
         if len(extra.columns) > 1:
             frame = frame.merge(extra, on="customer_id", how="left")
+    if spec.surveys:  # survey feedback (issue #12): last NPS/CSAT, detractor answers, recency
+        frame = join_survey_features(frame, engine, cutoff)
     frame = frame.set_index("customer_id").sort_index()
     for col in DEMOGRAPHICS:
         if col in frame:
