@@ -11,6 +11,7 @@ import pyarrow as pa
 from typer.testing import CliRunner
 
 from cvm.cli.app import app
+from cvm.core.errors import CvmError
 from cvm.workspace import init_workspace
 
 runner = CliRunner()
@@ -25,11 +26,18 @@ rewards:
 
 
 def cvm(root: Path, *args: str, code: int = 0) -> Any:
+    """Run a command; a domain error counts with the exit code and message `cvm.cli.app.main`
+    gives it (CliRunner calls the Typer app directly, without that wrapper)."""
     result = runner.invoke(app, [*args, "--workspace", str(root)])
-    assert result.exit_code == code, result.output
+    output, exit_code = result.output, result.exit_code
+    if isinstance(result.exception, CvmError):
+        output, exit_code = output + result.exception.message, result.exception.exit_code
+    elif result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    assert exit_code == code, output
     if "--json" in args and code == 0:
-        return json.loads(result.output)
-    return result.output
+        return json.loads(output)
+    return output
 
 
 def workspace(tmp_path: Path) -> Path:
