@@ -10,6 +10,7 @@ import plotly.offline
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from cvm.report.acquisition_section import acquisition_section
+from cvm.report.feedback_section import feedback_section
 from cvm.report.loyalty_section import loyalty_section
 from cvm.report.measure_section import campaign_results_section
 from cvm.report.model import ReportContext, Section
@@ -32,6 +33,7 @@ SECTION_BUILDERS: list[SectionBuilder] = [
     program_section,
     loyalty_section,
     acquisition_section,
+    feedback_section,
 ]
 
 # The executive summary leads with what a head of CRM asks first: how the business did, what
