@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from cvm.acquisition import summarize_acquisition
-from cvm.demo import generate_company, load_company_into
+from cvm.demo import Company, generate_company, load_company_into
 from cvm.demo.spend import (
     NOISE_SIGMA,
     TRUE_CAC,
@@ -22,9 +22,14 @@ from cvm.workspace import Workspace, init_workspace
 
 
 @pytest.fixture(scope="module")
-def demo_ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
+def company() -> Company:
+    return generate_company(1500, seed=3)
+
+
+@pytest.fixture(scope="module")
+def demo_ws(tmp_path_factory: pytest.TempPathFactory, company: Company) -> Iterator[Workspace]:
     ws = init_workspace(Path(tmp_path_factory.mktemp("demo_spend")) / "ws")
-    load_company_into(ws.engine, generate_company(1500, seed=3))
+    load_company_into(ws.engine, company)
     yield ws
     ws.close()
 
@@ -80,3 +85,43 @@ def test_spend_is_deterministic_by_seed() -> None:
     assert first.column("acquisition_channel").to_pylist() == ["search", "search", "social"]
     exact = marketing_spend_table(new, seed=5, sigma=0.0)
     assert [float(a) for a in exact.column("amount").to_pylist()] == [350.0, 700.0, 200.0]
+
+
+def test_realised_value_per_channel_matches_an_independent_pandas_sum(
+    demo_ws: Workspace, company: Company
+) -> None:
+    """The SQL's margin per acquired customer, recomputed from the generated tables."""
+    load_marketing_spend(demo_ws.engine, seed=7)
+    summary = summarize_acquisition(demo_ws.engine, demo_ws.settings)
+    customers = company.customers.to_pandas()[["customer_id", "acquisition_channel"]]
+    lines = company.transactions.to_pandas().merge(
+        company.products.to_pandas()[["product_id", "margin"]], on="product_id", how="left"
+    )
+    assert lines["margin"].notna().all()  # the demo's products all carry a margin
+    lines["line_margin"] = lines["amount"].astype(float) * lines["margin"]
+    margin = (
+        lines.merge(customers, on="customer_id").groupby("acquisition_channel")["line_margin"].sum()
+    )
+    new = customers.groupby("acquisition_channel").size()
+    assert summary.margin_basis == "gross margin from products.margin"
+    for row in summary.channels:
+        expected = margin.get(row["channel"], 0.0) / new[row["channel"]]
+        assert row["realised_value"] == pytest.approx(expected, rel=1e-9), row["channel"]
+
+
+@pytest.mark.slow  # fits the value stage on the demo
+def test_clv_cac_after_the_value_stage(demo_ws: Workspace) -> None:
+    from cvm.value.stage import run_value_stage
+
+    load_marketing_spend(demo_ws.engine, seed=7)
+    run_value_stage(demo_ws.engine, demo_ws.settings.value)
+    summary = summarize_acquisition(demo_ws.engine, demo_ws.settings)
+    channels = {row["channel"]: row for row in summary.channels}
+    for row in channels.values():
+        assert row["predicted_clv"] > row["realised_value"] > 0, row["channel"]
+    assert summary.totals["paid_clv_cac"] is not None
+    # The demo tilts referral towards loyal buyers and social towards flighty ones, and social
+    # costs five times as much: its customers are worth less and pay back later.
+    assert channels["referral"]["predicted_clv"] > channels["social"]["predicted_clv"]
+    assert channels["referral"]["clv_cac"] > 3 * channels["social"]["clv_cac"]
+    assert channels["referral"]["payback_months"] < channels["social"]["payback_months"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cvm.acquisition.cohorts import months_of_life
 from cvm.acquisition.economics import (
@@ -62,3 +64,28 @@ def test_months_of_life_counts_the_partial_month() -> None:
     assert months_of_life(jan, dt.date(2024, 3, 31)) == (3, 3)
     assert months_of_life(jan, dt.date(2024, 3, 15)) == (3, 2)
     assert months_of_life(dt.date(2023, 12, 1), dt.date(2024, 1, 31)) == (2, 2)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    monthly=st.lists(st.floats(-50, 200, allow_nan=False), min_size=0, max_size=24),
+    cac=st.floats(0.01, 1000, allow_nan=False),
+    future=st.floats(0, 2000, allow_nan=False),
+)
+def test_payback_search_agrees_with_its_definition(
+    monthly: list[float], cac: float, future: float
+) -> None:
+    curve = cumulative(monthly)
+    found = payback_month(curve, cac)
+    tolerance = 1e-9 * max(1.0, cac)
+    reached = [i + 1 for i, v in enumerate(curve) if v >= cac - tolerance]
+    assert found == (reached[0] if reached else None)
+    projected = projected_payback_month(curve, cac, future, 12)
+    if found is not None:
+        assert projected == found
+    elif projected is not None:
+        # Later than every observed month, and the extended curve does reach CAC by then.
+        assert projected > len(curve)
+        so_far = curve[-1] if curve else 0.0
+        assert so_far + (projected - len(curve)) * future / 12 >= cac - 1e-6 * max(1.0, cac)
+        assert so_far + (projected - len(curve) - 1) * future / 12 < cac

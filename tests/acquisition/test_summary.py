@@ -78,6 +78,20 @@ def test_coverage_problems_are_warnings_naming_the_channel(tiny: Workspace) -> N
     assert "'organic': 1 customers but no spend" in text
     assert "'search': spend in 1 month(s) without a new customer (2024-03)" in text
     assert "1 customers have no signup_date" in text
+    assert "signed up in" not in text  # every search cohort with customers had spend
+
+
+def test_customers_in_a_month_without_spend_are_a_warning(tiny: Workspace) -> None:
+    tiny.engine.execute("DELETE FROM marketing_spend WHERE month = DATE '2024-02-01'")
+    s = summarize_acquisition(tiny.engine, tiny.settings, as_of=AS_OF, margin_rate=MARGIN_RATE)
+    assert (
+        "channel 'search': 1 customers signed up in 1 month(s) without spend (2024-02)"
+        in "\n".join(s.warnings)
+    )
+    feb = _rows(s.cohorts, channel="search", cohort="2024-02")
+    assert feb["payback"] == "no spend" and feb["clv_cac"] is None
+    # The channel still spends: its total CAC counts those customers.
+    assert _rows(s.channels, channel="search")["cac"] == pytest.approx(150 / 3)
     assert s.margin_basis.startswith("revenue × margin rate 50%")
 
 

@@ -68,9 +68,19 @@ def coverage_warnings(cohorts: list[Cohort]) -> list[str]:
             continue
         idle = [c.month.isoformat()[:7] for c in mine if c.spend > 0 and c.new_customers == 0]
         if idle:
-            shown = ", ".join(idle[:_SHOWN]) + (" ..." if len(idle) > _SHOWN else "")
             warnings.append(
                 f"channel {channel!r}: spend in {len(idle)} month(s) without a new customer "
-                f"({shown}): no CAC for those months"
+                f"({_months(idle)}): no CAC for those months"
+            )
+        free = [c for c in mine if c.spend == 0 and c.new_customers > 0]
+        if free:
+            warnings.append(
+                f"channel {channel!r}: {sum(c.new_customers for c in free):,} customers signed "
+                f"up in {len(free)} month(s) without spend "
+                f"({_months([c.month.isoformat()[:7] for c in free])}): those cohorts have no CAC"
             )
     return warnings
+
+
+def _months(months: list[str]) -> str:
+    return ", ".join(months[:_SHOWN]) + (" ..." if len(months) > _SHOWN else "")
