@@ -20,6 +20,7 @@ from cvm.api.routes import collect, decisions, health, keys, tracking
 from cvm.api.routes import consents as consent_routes
 from cvm.api.routes import feedback as feedback_routes
 from cvm.api.routes import identity as identity_routes
+from cvm.api.routes import loyalty as loyalty_routes
 from cvm.api.routes import privacy as privacy_routes
 from cvm.api.routes import profiles as profile_routes
 from cvm.api.services import Services
@@ -69,6 +70,7 @@ def create_app(
         campaign_routes,
         tracking,
         decisions,
+        loyalty_routes,
     ):
         app.include_router(module.router)
     app.include_router(campaign_routes.run_router)

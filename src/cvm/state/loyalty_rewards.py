@@ -57,6 +57,8 @@ class RedemptionRefused(ConflictError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+        # Picked up by the API's error handler as the body's `errors`.
+        self.details = [{"field": "reward_id", "reason": code}]
 
 
 def _now() -> datetime:
