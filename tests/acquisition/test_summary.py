@@ -129,3 +129,7 @@ def test_transactions_in_another_currency_fail_naming_the_lines(tiny: Workspace)
 def test_no_spend_loaded_is_a_clear_error(workspace: Workspace) -> None:
     with pytest.raises(UserInputError, match="no marketing spend in the warehouse"):
         summarize_acquisition(workspace.engine, workspace.settings)
+    # A warehouse from before the marketing_spend contract has no such table at all.
+    workspace.engine.execute("DROP TABLE marketing_spend")
+    with pytest.raises(UserInputError, match="cvm ingest marketing_spend FILE"):
+        summarize_acquisition(workspace.engine, workspace.settings)

@@ -63,7 +63,7 @@ def summarize_acquisition(
     ``margin_rate`` (default: the workspace's ``value.margin``) turns revenue into margin for
     lines whose product carries no ``products.margin``.
     """
-    if queries.spend_rows(engine) == 0:
+    if not engine.table_exists("marketing_spend") or queries.spend_rows(engine) == 0:
         raise UserInputError(
             "no marketing spend in the warehouse: ingest it first "
             "(cvm ingest marketing_spend FILE; columns month, acquisition_channel, amount, currency)"
