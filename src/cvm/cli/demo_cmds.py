@@ -41,6 +41,7 @@ def demo(
     )
     # Imported here: the generator pulls in scipy and Parquet, which other commands never need.
     from cvm.demo import DemoGenerator, export_company
+    from cvm.demo.extras import add_programme_data
 
     # Validate the request before touching (or resetting) anything on disk.
     generator = DemoGenerator(customers, seed)
@@ -59,6 +60,14 @@ def demo(
             params = export_company(
                 generator, folder=folder, engine=ws.engine, replace=True, on_chunk=advance
             )
+            extra_task = progress.add_task("programme data", total=None)
+            extras = add_programme_data(
+                ws,
+                seed=seed,
+                currency=params["currency"],
+                step=lambda label: progress.update(extra_task, description=label),
+            )
+            progress.update(extra_task, total=1, completed=1)
     finally:
         ws.close()
     rows, campaign = params["totals"]["rows"], params["campaign"]
@@ -76,6 +85,7 @@ def demo(
         "campaign audience": campaign["audience"],
         "treatment / control": f"{campaign['treatment']:,} / {campaign['control']:,}",
         "planted average uplift": f"{campaign['average_true_uplift']:.2%}",
+        **extras,
         "seconds": round(time.perf_counter() - began, 1),
     }
     if as_json:
