@@ -97,6 +97,8 @@ def test_cli_ingest_summary_topics(tmp_path: Path, responses_csv: Path) -> None:
     # `cvm`'s entry point turns this CvmError into exit code 2 and the one-line message.
     assert isinstance(bad.exception, FeedbackError) and bad.exception.exit_code == 2
     assert "--by must be one of" in str(bad.exception)
+    again = runner.invoke(app, ["feedback", "check", "--json", "-w", str(root)])
+    assert json.loads(again.output) == {"quarantined": 0}
     topics = runner.invoke(app, ["feedback", "topics", "--topics", "2", "--json", "-w", str(root)])
     assert topics.exit_code == 0, topics.output
     found = json.loads(topics.output)

@@ -55,6 +55,19 @@ def ingest_responses(
         console.print(f"  quarantined: {reason} ({count})")
 
 
+@feedback_app.command("check")
+def check(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Quarantine answers whose score is outside their survey's range (after `cvm ingest`)."""
+    from cvm.feedback.responses import quarantine_invalid_scores
+    from cvm.workspace import open_workspace
+
+    with open_workspace(workspace) as ws:
+        moved = quarantine_invalid_scores(ws.engine)
+    print_json({"quarantined": moved}) if as_json else console.print(
+        f"{moved:,} answers quarantined"
+    )
+
+
 @feedback_app.command("sync")
 def sync(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     """Copy answers posted to the API (loaded as events) into survey_responses.

@@ -7,7 +7,7 @@ satisfaction of customer i at one answer is ::
 
     s = -z_i + e,   z_i = (logit(dropout_p_i) - mean) / sd over customers,  e ~ N(0, noise²)
 
-and the scores are NPS = clip(round(7 + 2.2 s), 0, 10), CSAT = clip(round(3.7 + 1.0 s), 1, 5).
+and the scores are NPS = clip(round(7.6 + 2.2 s), 0, 10), CSAT = clip(round(3.9 + 1.0 s), 1, 5).
 Detractors therefore churn more than promoters, which `tests/feedback/test_demo_surveys.py` checks
 against the truth. Comments come from five themes (delivery, price, quality, support, app),
 each with positive and negative templates chosen by the score; the theme also names the
@@ -128,10 +128,10 @@ def draw_survey_responses(
             s = -z[cid] + float(rng.normal(0.0, noise))
             survey = "nps" if rng.random() < nps_share else "csat"
             if survey == "nps":
-                score = int(np.clip(round(7 + 2.2 * s), 0, 10))
+                score = int(np.clip(round(7.6 + 2.2 * s), 0, 10))
                 negative = score <= 6
             else:
-                score = int(np.clip(round(3.7 + 1.0 * s), 1, 5))
+                score = int(np.clip(round(3.9 + 1.0 * s), 1, 5))
                 negative = score <= 3
             theme = themes[int(rng.integers(len(themes)))]
             touchpoint, bad, good = THEMES[theme]

@@ -10,7 +10,8 @@ A transparent method, on purpose: every step can be printed and checked.
    "Learning the parts of objects by non-negative matrix factorization", Nature 401),
    minimising the Frobenius norm ||X - WH||², initialised by NNDSVDa (Boutsidis & Gallopoulos
    2008), so the same comments give the same topics on every run.
-3. A topic is named by its highest-weighted terms in H; a comment belongs to the topic with the
+3. A topic is named by its highest-weighted terms in H (a two-word term is skipped when its
+   words are already among the chosen terms); a comment belongs to the topic with the
    largest weight in its row of W (the weight is reported; a comment with no known term has
    weight 0 and topic -1, "no topic").
 
@@ -87,11 +88,23 @@ class CommentTopics:
         self.terms_: list[str] = [str(t) for t in vectorizer.get_feature_names_out()]
         self.components_: np.ndarray = nmf.components_
         self.nmf_ = nmf
-        self.topic_terms_: list[list[str]] = [
-            [self.terms_[i] for i in np.argsort(-row)[: self.top_terms] if row[i] > 0]
-            for row in self.components_
-        ]
+        self.topic_terms_: list[list[str]] = [self._name(row) for row in self.components_]
         return self
+
+    def _name(self, row: np.ndarray) -> list[str]:
+        """The topic's top terms, skipping a term whose words the chosen ones already say
+        ("courier friendly" after "friendly" and "courier")."""
+        chosen: list[str] = []
+        said: set[str] = set()
+        for i in np.argsort(-row):
+            if len(chosen) == self.top_terms or row[i] <= 0:
+                break
+            words = set(self.terms_[i].split())
+            if words <= said:
+                continue
+            chosen.append(self.terms_[i])
+            said |= words
+        return chosen
 
     def _check(self) -> None:
         if not hasattr(self, "components_"):
