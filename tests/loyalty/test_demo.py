@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pytest
+
 from cvm.demo import generate_company, load_company_into
 from cvm.demo.loyalty import demo_programme_text, install_demo_loyalty
 from cvm.report.loyalty_section import loyalty_section
@@ -19,6 +21,7 @@ def test_packaged_programme_is_the_example_file() -> None:
     assert demo_programme_text() == EXAMPLE.read_text(encoding="utf-8")
 
 
+@pytest.mark.slow  # generates a demo company and two years of programme history
 def test_demo_programme(ws: Workspace) -> None:
     load_company_into(ws.engine, generate_company(800, seed=5))
     summary = install_demo_loyalty(ws, seed=5)

@@ -113,3 +113,10 @@ def test_campaigns_grant_points_to_treated_members_once(shop: Workspace) -> None
     again = run_loyalty_stage(shop, dt.datetime(2024, 4, 1))
     assert again is not None and again.posted == 0 and again.duplicates >= 1
     assert ledger.balance("a") == 1600
+
+
+def test_pipeline_stage_signature(shop: Workspace, ws: Workspace) -> None:
+    from cvm.loyalty.stage import loyalty_pipeline_stage
+
+    summary = loyalty_pipeline_stage(shop, dt.date(2024, 3, 31), lambda _m: None)
+    assert summary["members"] == 2 and summary["posted"] == 5

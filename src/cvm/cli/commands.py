@@ -14,6 +14,7 @@ from cvm.cli import (
     ingest_cmds,
     keys_cmds,
     loyalty_cmds,
+    loyalty_programme_cmds,
     measure_cmds,
     models_cmds,
     privacy_cmds,
@@ -52,5 +53,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(users_cmds.users_app, name="users")
     app.add_typer(measure_cmds.app, name="measure")
     app.add_typer(loyalty_cmds.loyalty_app, name="loyalty")
+    loyalty_programme_cmds.register(loyalty_cmds.loyalty_app)  # run, tiers
     app.add_typer(acquisition_cmds.app, name="acquisition")
     app.add_typer(feedback_cmds.feedback_app, name="feedback")

@@ -263,3 +263,12 @@ def run_loyalty_stage(
     }
     engine.write_arrow(LOYALTY_RUNS.name, pa.table(log, schema=arrow_schema(LOYALTY_RUNS)))
     return run
+
+
+def loyalty_pipeline_stage(ws: Workspace, as_of: dt.date | None, step: Progress) -> dict[str, Any]:
+    """The loop's stage (`cvm.pipeline.StageFn`): up to the end of ``as_of`` (inclusive)."""
+    run = run_loyalty_stage(ws, end_of_day(as_of) if as_of else None, progress=step)
+    if run is None:
+        return {"skipped": "no loyalty programme (loyalty.yaml) in the workspace"}
+    keep = ("members", "new_members", "posted", "duplicates", "rejected", "expired", "tiers")
+    return {k: v for k, v in run.to_dict().items() if k in keep}
