@@ -146,3 +146,38 @@ def test_fifo_expiry_at_the_boundary(state: Engine) -> None:
     assert account is not None
     assert (account["earned"], account["redeemed"], account["expired"]) == (147, 50, 90)
     assert set(journal_sums(state).values()) == {0}
+
+
+def test_loyalty_tables_exist_fresh_and_after_migrating_an_older_store(tmp_path: Path) -> None:
+    from cvm.state.store import state_tables
+    from cvm.workspace import init_workspace
+
+    wanted = {
+        "loyalty_accounts", "loyalty_entries", "loyalty_lines", "loyalty_lots",
+        "loyalty_lot_uses", "loyalty_rewards", "loyalty_redemptions", "loyalty_referrals",
+    }  # fmt: skip
+    ws = init_workspace(tmp_path / "fresh")
+    assert wanted <= set(state_tables(ws.state))
+    ws.close()
+    old = connect_state(f"sqlite:///{tmp_path / 'old.sqlite'}")
+    upgrade_state(old, "0004")
+    assert not wanted & set(state_tables(old))
+    upgrade_state(old)
+    assert wanted <= set(state_tables(old))
+    ledger = LoyaltyLedger(old)
+    ledger.enroll("c1", T0)
+    assert ledger.post([earn("e1", 5)]).posted == 1
+
+
+def test_a_reversed_expiry_gives_the_points_back_and_can_expire_again(state: Engine) -> None:
+    ledger = LoyaltyLedger(state)
+    ledger.enroll("c1", T0)
+    ledger.post([earn("a", 60, 0, 10)])
+    assert ledger.expire(T0 + timedelta(days=10)).posted == 1
+    assert ledger.reverse("expire:a", T0 + timedelta(days=11), "goodwill").posted == 1
+    assert ledger.balance("c1") == 60
+    again = ledger.expire(T0 + timedelta(days=12))
+    assert again.posted == 1 and ledger.balance("c1") == 0
+    keys = [e["key"] for e in ledger.statement("c1")]
+    assert keys == ["expire:a:2", "reverse:expire:a", "expire:a", "a"]
+    assert set(journal_sums(state).values()) == {0}
