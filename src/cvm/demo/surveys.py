@@ -22,9 +22,11 @@ import datetime as dt
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import sqlglot.expressions as exp
 
 from cvm.core.contracts import SURVEY_RESPONSES
 from cvm.demo.company import Company
+from cvm.engine.base import Engine
 
 THEMES: dict[str, tuple[str, list[str], list[str]]] = {
     # theme: (touchpoint, negative templates, positive templates)
@@ -79,7 +81,13 @@ def _orders(transactions: pa.Table) -> pa.Table:
         .group_by(["transaction_id", "customer_id"])
         .aggregate([("occurred_at", "min"), ("channel", "min")])
         .rename_columns(["transaction_id", "customer_id", "occurred_at", "channel"])
-        .sort_by([("customer_id", "ascending"), ("occurred_at", "ascending")])
+        .sort_by(
+            [
+                ("customer_id", "ascending"),
+                ("occurred_at", "ascending"),
+                ("transaction_id", "ascending"),
+            ]
+        )  # fmt: skip
     )
 
 
@@ -91,7 +99,7 @@ def _propensity_z(truth_customers: pa.Table) -> dict[str, float]:
 
 
 def draw_survey_responses(
-    transactions: pa.Table,
+    orders: pa.Table,
     truth_customers: pa.Table,
     *,
     seed: int = 0,
@@ -103,10 +111,11 @@ def draw_survey_responses(
 ) -> pa.Table:
     """Survey answers of the `survey_responses` contract for `share` of the buying customers.
 
-    `end`: no answer after this moment (the observation end), by default the last order.
+    `orders`: one row per order (transaction_id, customer_id, occurred_at, channel), sorted by
+    customer and time (`_orders` makes it from transaction lines). `end`: no answer after this
+    moment (the observation end), by default the last order.
     """
     rng = np.random.default_rng(seed)
-    orders = _orders(transactions)
     z = _propensity_z(truth_customers)
     customers = orders["customer_id"].to_pylist()
     times = orders["occurred_at"].to_pylist()
@@ -123,8 +132,6 @@ def draw_survey_responses(
         picks = rng.choice(by_customer[cid], size=min(len(by_customer[cid]), 2), replace=False)
         for i in sorted(int(k) for k in picks):
             at = times[i] + dt.timedelta(days=float(rng.uniform(1, 6)))
-            if at > end:
-                continue
             s = -z[cid] + float(rng.normal(0.0, noise))
             survey = "nps" if rng.random() < nps_share else "csat"
             if survey == "nps":
@@ -139,6 +146,8 @@ def draw_survey_responses(
             if rng.random() < comment_share:
                 pool = bad if negative else good
                 comment = pool[int(rng.integers(len(pool)))].format(n=int(rng.integers(2, 9)))
+            if at > end:  # checked after every draw, so the end never shifts the stream
+                continue
             rows["response_id"].append(f"S-{cid}-{i}")
             rows["customer_id"].append(cid)
             rows["survey"].append(survey)
@@ -164,5 +173,34 @@ def company_survey_responses(company: Company, seed: int = 0, share: float = 0.3
         end = dt.date.fromisoformat(end)
     end_at = dt.datetime.combine(end, dt.time()) if isinstance(end, dt.date) else None
     return draw_survey_responses(
-        company.transactions, company.truth["customers"], seed=seed, share=share, end=end_at
+        _orders(company.transactions), company.truth["customers"], seed=seed, share=share,
+        end=end_at,
+    )  # fmt: skip
+
+
+_WAREHOUSE_ORDERS = """
+SELECT transaction_id, customer_id, min(occurred_at) AS occurred_at, min(channel) AS channel
+FROM transactions WHERE NOT coalesce(is_return, FALSE)
+GROUP BY transaction_id, customer_id
+ORDER BY customer_id, occurred_at, transaction_id
+"""
+_WAREHOUSE_TRUTH = "SELECT customer_id, dropout_p FROM truth_customers"
+
+
+def load_survey_responses(engine: Engine, *, seed: int, share: float = 0.35) -> int:
+    """Replace the demo's `survey_responses` with answers drawn from the warehouse's orders and
+    `truth_customers` (the `cvm demo` step); returns the number of answers written."""
+    table = draw_survey_responses(
+        engine.fetch_arrow(_WAREHOUSE_ORDERS), engine.fetch_arrow(_WAREHOUSE_TRUTH),
+        seed=seed, share=share,
+    )  # fmt: skip
+    engine.ensure_table(SURVEY_RESPONSES)
+    engine.execute(exp.delete(exp.to_table(SURVEY_RESPONSES.name, quoted=True)))
+    n = table.num_rows
+    loaded = pa.scalar(dt.datetime.now(dt.UTC).replace(tzinfo=None), pa.timestamp("us"))
+    stamped = (
+        table.append_column("_source", pa.repeat(pa.scalar("demo"), n))
+        .append_column("_ingest_run", pa.repeat(pa.scalar(f"demo-surveys-{seed}"), n))
+        .append_column("_loaded_at", pa.repeat(loaded, n))
     )
+    return engine.write_arrow(SURVEY_RESPONSES.name, stamped) if n else 0
