@@ -128,9 +128,13 @@ def settings_for(n: int) -> object:
 
 
 def batch(ws: object, n: int, offers: list[object]) -> dict[str, object]:
+    # Imports are not the run: load the solver modules (SciPy/HiGHS) first. In this
+    # environment (PYTHONDONTWRITEBYTECODE) they are compiled on every start, 2-5 s under load.
+    import cvm.decide.lp_solver  # noqa: F401
     from cvm.decide.batch import compute_decisions
 
     settings = settings_for(n)
+    load_before = os.getloadavg()
     t = time.perf_counter()
     result = compute_decisions(ws.engine, offers, settings, day=DAY, now=NOW)  # type: ignore[attr-defined, arg-type]
     total = time.perf_counter() - t
@@ -138,6 +142,7 @@ def batch(ws: object, n: int, offers: list[object]) -> dict[str, object]:
     return {"seconds_total": round(total, 2), "timings": s["timings"], "pairs": s["pairs_scored"],
             "decisions": s["decisions"], "contacted": s["contacted"], "solver": s["solver"],
             "binding": s["binding"], "spend": s["spend"], "expected_profit": s["expected_profit"],
+            "load_average_before": load_before, "load_average_after": os.getloadavg(),
             "result": result}  # fmt: skip
 
 
@@ -159,6 +164,7 @@ def lp_compare(result: object, target_pairs: int) -> dict[str, object]:
         offer_max=np.floor(full.offer_max * share),
         offer_min=np.ceil(full.offer_min * share),
     )
+    load_before = os.getloadavg()
     t = time.perf_counter()
     greedy = solve(sub, "greedy")
     tg = time.perf_counter() - t
@@ -171,6 +177,7 @@ def lp_compare(result: object, target_pairs: int) -> dict[str, object]:
             "greedy": {"objective": round(greedy.objective, 2), "seconds": round(tg, 2), "violations": violations(sub, greedy.chosen)},
             "lp": {"solver": exact.solver, "objective": round(exact.objective, 2), "bound": round(exact.bound or 0, 2),
                    "seconds": round(tl, 2), "notes": exact.notes},
+            "load_average_before": load_before, "load_average_after": os.getloadavg(),
             "greedy_vs_lp": round(greedy.objective / exact.objective, 5),
             "greedy_vs_lp_bound": round(greedy.objective / (exact.bound or 1), 5)}  # fmt: skip
 
@@ -186,11 +193,13 @@ def serve(folder: Path, n: int, port: int, report: Path) -> None:
     import uvicorn
     from fastapi import FastAPI
 
-    from cvm.api.deps import ReadKey, get_services
     from cvm.api.errors import install_error_handlers
     from cvm.api.routes import decisions
+    from cvm.api.services import Services
+    from cvm.collect.config import load_live_settings
     from cvm.decide.offers import parse_offers
     from cvm.decide.realtime import RealtimeDecider
+    from cvm.state.keys import create_key
     from cvm.workspace import open_workspace
 
     ws = open_workspace(folder)
@@ -211,14 +220,11 @@ def serve(folder: Path, n: int, port: int, report: Path) -> None:
     install_error_handlers(app)
     app.include_router(decisions.router)
     decisions.attach_decider(app, decider)
-
-    # Authentication is not what is measured here: the key check is replaced by a no-op
-    # (async, so no thread hop either).
-    async def nothing() -> None:
-        return None
-
-    app.dependency_overrides[get_services] = nothing
-    app.dependency_overrides[ReadKey.__metadata__[0].dependency] = nothing
+    # Real authentication, as shipped: a read key checked by `cvm.api.deps.ReadKey` (cached
+    # key lookup; the dependency is synchronous, so FastAPI runs it in its thread pool).
+    app.state.services = Services.build(ws, load_live_settings(ws.root))
+    _key, secret = create_key(ws.state, "read", "decide-benchmark")
+    (folder / "bench_key.txt").write_text(secret)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
@@ -232,6 +238,7 @@ def realtime(
 
     report = folder / "realtime_inprocess.json"
     report.unlink(missing_ok=True)
+    (folder / "bench_key.txt").unlink(missing_ok=True)
     cmd = [
         sys.executable,
         __file__,
@@ -258,6 +265,8 @@ def realtime(
             time.sleep(0.5)
         rng = np.random.default_rng(11)
         chans = ["email", "sms", "push", "web"]
+        secret = (folder / "bench_key.txt").read_text().strip()
+        load_before = os.getloadavg()
 
         async def load_test() -> tuple[list[float], int, float]:
             """Open loop: request k is due at start + k/rate; its latency runs from that moment
@@ -274,7 +283,10 @@ def realtime(
                 reader, writer = await pool.get()
                 cid = f"C{int(rng.integers(0, n)):07d}"
                 path = f"/v1/decisions/{cid}?channel={chans[k % 4]}&context=bench"
-                writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+                writer.write(
+                    f"GET {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {secret}"
+                    "\r\n\r\n".encode()
+                )
                 head = await reader.readuntil(b"\r\n\r\n")
                 length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
                 await reader.readexactly(length)
@@ -307,6 +319,8 @@ def realtime(
         "http": {
             **pct(samples),
             "errors": errors,
+            "load_average_before": load_before,
+            "load_average_after": os.getloadavg(),
             "target_rps": rate,
             "achieved_rps": round(achieved, 1),
         },

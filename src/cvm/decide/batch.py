@@ -197,24 +197,27 @@ def _decision_rows(
     }
     salts = {o.id: o.control_salt for o in offers}
     control = _offer_controls(engine, ids, offer_ids, shares, salts) & ~is_global
-    offer_share = np.array([shares[o] for o in offer_ids], dtype=float)
+    offer_share = np.array([shares[o.id] for o in offers], dtype=float)[off]
     g_share = settings.control.global_.share
     propensity = assignment_probability(g_share, offer_share, is_global, control)
     channel_names = np.array(problem.channel_names, dtype=object)
     channels = channel_names[chn] if len(chn) else np.zeros(0, object)
     zones = cands.time_zone[cust]
     fallback = settings.policy.timezone or timezone
-    send_after = next_allowed_send_times(as_of, list(zones), settings.policy.quiet_hours, fallback)
-    inbound = (
-        np.isin(channels.astype(str), INBOUND_CHANNELS) if len(channels) else np.zeros(0, bool)
-    )
+    send_after = next_allowed_send_times(as_of, zones, settings.policy.quiet_hours, fallback)
+    inbound = np.isin(np.array(problem.channel_names, dtype=object), INBOUND_CHANNELS)[chn]
     send_after[inbound] = np.datetime64(as_of, "us")
     reason = np.where(
         is_global,
         "global control: not contacted (would-be offer logged)",
         np.where(control, "offer control: held out", "highest expected incremental profit"),
     )
-    levers = [cands.levers_json[(int(o), int(h))] for o, h in zip(off, chn, strict=True)]
+    # one JSON text per (offer, channel), looked up by index rather than per decision
+    n_ch = len(problem.channel_names)
+    lever_text = np.full(max(len(offers), 1) * n_ch, "{}", dtype=object)
+    for (o, h), text in cands.levers_json.items():
+        lever_text[o * n_ch + h] = text
+    levers = lever_text[off * n_ch + chn]
     n = len(full)
     table = pa.table(
         {

@@ -188,10 +188,13 @@ def next_allowed_send_times(
     now_utc: dt.datetime, time_zones: Sequence[str | None], quiet: QuietHours | None, fallback: str
 ) -> np.ndarray:
     """`next_allowed_send_time` for many customers (computed once per distinct zone)."""
-    zones = pd.Series(list(time_zones), dtype="object").fillna("")
-    uniques = zones.unique()
-    table = {z: next_allowed_send_time(now_utc, z or None, quiet, fallback) for z in uniques}
-    return np.array([table[z] for z in zones], dtype="datetime64[us]")
+    codes, uniques = pd.factorize(pd.Series(np.asarray(time_zones, dtype=object)))
+    table = np.array(
+        [next_allowed_send_time(now_utc, z or None, quiet, fallback) for z in uniques]
+        + [next_allowed_send_time(now_utc, None, quiet, fallback)],  # missing zone (code -1)
+        dtype="datetime64[us]",
+    )
+    return table[codes]
 
 
 def count_window(history: pd.DataFrame, cap: FrequencyCap, send_at: dt.datetime) -> pd.Series:

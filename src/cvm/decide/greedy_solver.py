@@ -17,7 +17,7 @@ bounds the optimum from above (with k = 1 it equals the LP bound at the best μ)
 reports a certified gap without solving the LP.
 
 Prices are found in two steps: (1) the exact LP on a deterministic sample of customers of
-about ``SAMPLE_PAIRS`` (60k) pairs with every right-hand side scaled by the sample share (the
+about ``SAMPLE_PAIRS`` (30k) pairs with every right-hand side scaled by the sample share (the
 sample's duals estimate the full duals; Agrawal, Wang & Ye 2014, "A dynamic near-optimal
 algorithm for online linear programming", Oper. Res. 62, sec. 3) — below that size the sample
 is the whole problem, so the start is the exact LP dual; (2) projected subgradient steps on
@@ -50,7 +50,7 @@ from cvm.decide.minimums import explain_infeasible_minimums, min_shortfall, rese
 from cvm.decide.repair import finish
 from cvm.decide.rounds import assign_rounds
 
-SAMPLE_PAIRS = 60_000
+SAMPLE_PAIRS = 30_000
 SMALL = 5_000
 
 
@@ -165,7 +165,8 @@ def _sample_duals(problem: Problem, coupling: Coupling) -> FloatArray:
     if share >= 1.0:
         keep[:] = True
     sub = problem.subset(keep)
-    frac = len(np.unique(sub.customer)) / max(len(np.unique(problem.customer)), 1)
+    # pairs are in canonical order (sorted by customer): count customers by their first pair
+    frac = len(customer_starts(sub.customer)) / max(len(customer_starts(problem.customer)), 1)
     assert problem.channel_capacity is not None and problem.offer_max is not None
     assert problem.offer_min is not None
     sub = replace(

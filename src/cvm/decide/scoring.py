@@ -40,7 +40,12 @@ BoolArray = npt.NDArray[np.bool_]
 
 
 def _float(table: pa.Table, name: str) -> FloatArray:
-    return table.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
+    # cast in Arrow: counts come back as DECIMAL (DuckDB's SUM), and NumPy would first make
+    # a million Python Decimal objects of them
+    column = table.column(name)
+    if column.type != pa.float64():
+        column = column.cast(pa.float64())
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
 def _bool(table: pa.Table, name: str) -> BoolArray:

@@ -23,6 +23,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from cvm.decide.offers import Offer
 
@@ -79,7 +80,7 @@ def summarize(result: DecisionSet) -> dict[str, Any]:
     channels = rows.column("channel").to_numpy(zero_copy_only=False).astype(object)
     cost = rows.column("cost").to_numpy(zero_copy_only=False)
     index = {o.id: i for i, o in enumerate(offers)}
-    offer_idx = np.array([index[o] for o in offer_ids], dtype=np.int64)
+    offer_idx = pd.Series(offer_ids, dtype=object).map(index).to_numpy(dtype=np.int64)
     uplift, value = cands.uplift[full], cands.value[full]
     modelled, profit = cands.modelled[full], cands.profit[full]
     treated = contact
@@ -119,8 +120,13 @@ def summarize(result: DecisionSet) -> dict[str, Any]:
     segs = cands.segment[cust_of_row] if len(cust_of_row) else np.zeros(0, object)
     t_offers = offer_ids[: len(cust_of_row)]
     t_contact = contact[: len(cust_of_row)]
-    for seg, oid in zip(segs[t_contact], t_offers[t_contact], strict=True):
-        allocation[str(oid)][str(seg)] = allocation[str(oid)].get(str(seg), 0) + 1
+    counted = (
+        pd.DataFrame({"o": t_offers[t_contact], "s": segs[t_contact]}, dtype=object)
+        .groupby(["o", "s"], sort=False)
+        .size()
+    )
+    for (oid, seg), count in counted.items():
+        allocation[str(oid)][str(seg)] = int(count)
     constraints = [
         {
             "constraint": name,
