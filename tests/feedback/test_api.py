@@ -6,6 +6,7 @@ fires the service campaign while a promoter does not."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -117,7 +118,10 @@ def test_validation_names_index_and_field(api: tuple[TestClient, Any, str]) -> N
     assert client.post("/v1/surveys/responses", json={"responses": [good]}).status_code == 401
 
 
-def test_durable_idempotent_and_linked(api: tuple[TestClient, Any, str]) -> None:
+def test_durable_idempotent_and_linked(
+    api: tuple[TestClient, Any, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     client, services, key = api
     ws = services.workspace
     (cid, _), (other, email) = _customers(ws, 2)
@@ -140,6 +144,8 @@ def test_durable_idempotent_and_linked(api: tuple[TestClient, Any, str]) -> None
     ]
     events = ws.engine.fetch_scalar("SELECT count(*) FROM events WHERE name = 'Survey Responded'")
     assert events == 2
+    # Comments and addresses are personal data: never in the logs.
+    assert caplog.records and "late again" not in caplog.text and email not in caplog.text
 
 
 def test_detractor_triggers_the_service_campaign(
