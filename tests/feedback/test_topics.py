@@ -28,7 +28,8 @@ FILLER = ["the", "was", "really", "very", "my", "order", "this", "time", "i", "i
 
 
 def synthetic(n: int, seed: int) -> tuple[list[str], list[str]]:
-    """Comments of 4-7 theme words mixed with filler and shared words ('order', 'time')."""
+    """Comments of 3-5 theme words mixed with filler and shared words ('order', 'time'), half
+    of them with one word of a random other theme."""
     rng = np.random.default_rng(seed)
     names = list(THEMES)
     comments, truth = [], []
@@ -36,6 +37,9 @@ def synthetic(n: int, seed: int) -> tuple[list[str], list[str]]:
         theme = names[int(rng.integers(len(names)))]
         words = list(rng.choice(THEMES[theme], size=int(rng.integers(3, 6)), replace=False))
         words += list(rng.choice(FILLER, size=4))
+        if rng.random() < 0.5:  # a stray word of another theme, as real comments wander
+            other = names[int(rng.integers(len(names)))]
+            words.append(str(rng.choice(THEMES[other])))
         rng.shuffle(words)
         comments.append(" ".join(words))
         truth.append(theme)
