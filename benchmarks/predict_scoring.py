@@ -7,7 +7,9 @@ for 1M customers and their events under 60 s; scoring churn, uplift and top-10 p
 Reuses the demo workspace cached by benchmarks/value_pipeline.py (benchmarks/.work/value-N;
 built there if missing), runs the value stage if profiles are empty, trains any model that has
 no promoted version (training time is reported but is not part of the targets), then times
-`build_features` at the observation end and `score_profiles` for every customer.
+`build_features` at the observation end and `score_profiles` for every customer, with the
+seconds of each part of scoring (features, encoding, churn, uplift, recommendations, JSON,
+write back to the warehouse) from `score_profiles`' stopwatch.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import time
 
 from cvm.predict.features import build_features, choose_spec
 from cvm.predict.registry import promoted_version
-from cvm.predict.scoring import score_profiles
+from cvm.predict.scoring import Stopwatch, score_profiles
 from cvm.predict.training import (
     campaigns_with_assignments,
     train_churn,
@@ -37,6 +39,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--threads", type=int, default=2, help="scoring threads (ALS top-k)")
     args = parser.parse_args()
     import sys
     from pathlib import Path
@@ -76,16 +79,19 @@ def main() -> None:
             train()
             training[kind] = time.perf_counter() - t
     cutoff = dt.datetime.combine(AS_OF + dt.timedelta(days=1), dt.time())
+    load_before = os.getloadavg()[0]
     t = time.perf_counter()
     spec = choose_spec(engine, cutoff)
     features = build_features(engine, cutoff, spec)
     feature_seconds = time.perf_counter() - t
     t = time.perf_counter()
-    scored = score_profiles(engine, ws.models_dir, AS_OF)
+    watch = Stopwatch()
+    scored = score_profiles(engine, ws.models_dir, AS_OF, num_threads=args.threads, stopwatch=watch)
     score_seconds = time.perf_counter() - t
     print("# Prediction benchmark: features and scoring at scale\n")
     print(
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, 24 GB; run {dt.datetime.now():%Y-%m-%d %H:%M}; load average {os.getloadavg()[0]:.1f}."
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, 24 GB; run {dt.datetime.now():%Y-%m-%d %H:%M}; "
+        f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after."
     )
     print(f"Data: {n_customers:,} customers, {n_events:,} events.\n")
     print("| step | seconds | target |\n| --- | ---: | --- |")
@@ -97,6 +103,12 @@ def main() -> None:
     )
     for kind, seconds in training.items():
         print(f"| (training {kind}, not in the target) | {seconds:.1f} | |")
+    print("\nInside score_profiles:\n")
+    print("| part | seconds | share |\n| --- | ---: | ---: |")
+    for part, seconds in watch.seconds.items():
+        print(f"| {part} | {seconds:.1f} | {seconds / score_seconds:.0%} |")
+    rest = score_seconds - sum(watch.seconds.values())
+    print(f"| other (reading ids, bookkeeping) | {rest:.1f} | {rest / score_seconds:.0%} |")
     print(f"\nScored: {scored}")
 
 

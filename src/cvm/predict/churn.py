@@ -197,14 +197,21 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     def decision_function(self, X: Any) -> np.ndarray:
         """Raw LightGBM margin (log-odds before calibration) of the positive class."""
         self._check_fitted()
-        return np.asarray(
-            self.booster_.predict(self.encoder_.transform(as_frame(X)), raw_score=True),
-            dtype=np.float64,
-        )
+        return self._margin(self.encoder_.transform(as_frame(X)))
+
+    def _margin(self, matrix: np.ndarray) -> np.ndarray:
+        return np.asarray(self.booster_.predict(matrix, raw_score=True), dtype=np.float64)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """(n, 2) calibrated probabilities, columns in the order of `classes_`."""
-        scores = self.decision_function(X)
+        self._check_fitted()
+        return self.predict_proba_encoded(self.encoder_.transform(as_frame(X)))
+
+    def predict_proba_encoded(self, matrix: np.ndarray) -> np.ndarray:
+        """`predict_proba` of rows already encoded by `encoder_.transform` (lets a scorer
+        encode a batch once for several models that share the encoding)."""
+        self._check_fitted()
+        scores = self._margin(matrix)
         method = self.calibrator_["method"]
         if method == "isotonic":
             p = np.interp(scores, self.calibrator_["x"], self.calibrator_["y"])

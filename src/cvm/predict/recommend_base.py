@@ -130,6 +130,33 @@ class Recommender(BaseEstimator):  # type: ignore[misc]
         it are not offered). `exclude_owned`: also drop owned repeatable products (pure
         cross-sell). Larger `batch_size` is faster and uses more memory.
         """
+        requested = pd.Index(customer_ids)
+        picks = self.recommend_positions(
+            requested,
+            n,
+            exclude=exclude,
+            products=products,
+            exclude_owned=exclude_owned,
+            batch_size=batch_size,
+        )
+        return self._frame(requested, *picks)
+
+    def recommend_positions(
+        self,
+        customer_ids: Sequence[Any] | npt.NDArray[Any] | pd.Series | pd.Index,
+        n: int = 10,
+        *,
+        exclude: pd.DataFrame | Iterable[Any] | None = None,
+        products: pd.DataFrame | None = None,
+        exclude_owned: bool = False,
+        batch_size: int = 50_000,
+    ) -> tuple[Ids, Scores, npt.NDArray[np.bool_]]:
+        """`recommend` as arrays, without building a DataFrame (for scoring millions).
+
+        Returns `(positions, scores, from_model)`, each of shape `(len(customer_ids), n)`, row
+        i for customer i, best first: positions index `product_ids_` and are padded with -1
+        at the end of a row when fewer than `n` products are eligible.
+        """
         self._check_fitted()
         if n < 1 or batch_size < 1:
             raise UserInputError("n and batch_size must be positive")
@@ -161,7 +188,7 @@ class Recommender(BaseEstimator):  # type: ignore[misc]
                 )
                 target = start + group
                 ids[target], scores[target], from_model[target] = picked
-        return self._frame(requested, ids, scores, from_model)
+        return ids, scores, from_model
 
     def _blocked(
         self,

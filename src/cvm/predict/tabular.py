@@ -79,10 +79,48 @@ def _as_text(series: pd.Series) -> pd.Series:
     """Values as stripped strings; missing and blank values become None."""
     values = series.astype(object)
     missing = values.isna().to_numpy()
-    text = values.map(lambda v: None if v is None else str(v).strip()).to_numpy(dtype=object)
+    # a copy: pandas may hand back a read-only array (an empty Series does)
+    text = np.array(values.map(lambda v: None if v is None else str(v).strip()), dtype=object)
     text[missing] = None
     text[text == ""] = None
     return pd.Series(text, index=series.index, dtype=object)
+
+
+_NUMERIC_OBJECTS = frozenset({"integer", "floating", "decimal", "mixed-integer-float"})
+
+
+def _parses_back_exactly(dtype: Any) -> bool:
+    """Integer or float storage: the row-by-row rule prints each value as a Python int or
+    float and parses it back, which gives the value itself as float64."""
+    types = pd.api.types
+    if types.is_bool_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype):
+        return False  # str(True) is "True", which parses as missing
+    return bool(types.is_integer_dtype(dtype) or types.is_float_dtype(dtype))
+
+
+def _distinct_values_suffice(spec: ColumnSpec, series: pd.Series) -> bool:
+    """Whether encoding the distinct values of `series` equals encoding every row.
+
+    `pd.factorize` merges values that compare equal, so this holds when equal values also
+    have equal text (`str`): strings, integers, categories. Numbers that compare equal but
+    print differently (1 and 1.0, 0.0 and -0.0, Decimal("1.0") and 1) still parse to the same
+    float, so they are safe for numeric kinds only; True == 1 prints "True" and parses as
+    missing, so object columns mixing booleans and numbers keep the row-by-row path.
+    """
+    dtype = series.dtype
+    types = pd.api.types
+    if isinstance(dtype, pd.CategoricalDtype) or types.is_bool_dtype(dtype):
+        return True
+    if types.is_integer_dtype(dtype):
+        return True
+    if types.is_float_dtype(dtype):
+        return spec.kind != "categorical"
+    if types.is_object_dtype(dtype):
+        inferred = types.infer_dtype(series, skipna=True)
+        if inferred in ("string", "empty", "integer"):
+            return True
+        return spec.kind != "categorical" and inferred in _NUMERIC_OBJECTS
+    return types.is_string_dtype(dtype)  # pandas' own string dtypes hold only str and NA
 
 
 @dataclass(frozen=True)
@@ -175,10 +213,24 @@ class TabularEncoder:
                 raise TabularInputError(f"column {spec.name!r} holds infinite values")
         return out
 
-    @staticmethod
-    def _encode(spec: ColumnSpec, series: pd.Series) -> np.ndarray:
+    @classmethod
+    def _encode(cls, spec: ColumnSpec, series: pd.Series) -> np.ndarray:
         if spec.kind == "numeric" and not _is_text_like(series):
             return np.asarray(pd.to_numeric(series, errors="coerce"), dtype=np.float64)
+        if spec.kind != "categorical" and _parses_back_exactly(series.dtype):
+            # printing a number and parsing it back gives the number itself
+            return series.to_numpy(dtype=np.float64, na_value=np.nan)
+        if _distinct_values_suffice(spec, series):
+            # Encode each distinct value once and spread the codes: a million rows of a
+            # dozen countries cost a dozen string operations, not a million.
+            positions, uniques = pd.factorize(series, use_na_sentinel=True)
+            coded = np.append(cls._encode_values(spec, pd.Series(uniques, dtype=object)), np.nan)
+            return coded[positions]  # position -1 (missing) picks the NaN appended last
+        return cls._encode_values(spec, series)
+
+    @staticmethod
+    def _encode_values(spec: ColumnSpec, series: pd.Series) -> np.ndarray:
+        """The row-by-row rule of the module docstring for text and text-stored numbers."""
         text = _as_text(series)
         if spec.kind in ("numeric", "numeric_text"):
             # unparseable text at scoring time is treated as missing, like a blank

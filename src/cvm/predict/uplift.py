@@ -278,11 +278,17 @@ class UpliftModel(BaseEstimator):
         if treatment is not None:
             if treatment not in self.arm_fits_:
                 raise TabularInputError(f"unknown treatment {treatment!r}; arms are {self.arms_}")
-            return self._predict_arm(
-                self.arm_fits_[treatment], self.encoder_.transform(as_frame(X))
-            )
+            return self.predict_encoded(self.encoder_.transform(as_frame(X)), treatment)
         table = self.predict_all(X)
         return table.iloc[:, 0].to_numpy() if len(self.arms_) == 1 else table
+
+    def predict_encoded(self, matrix: np.ndarray, treatment: Any) -> np.ndarray:
+        """CATE of `treatment` vs control for rows already encoded by `encoder_.transform`
+        (lets a scorer encode a batch once for several models that share the encoding)."""
+        self._check_fitted()
+        if treatment not in self.arm_fits_:
+            raise TabularInputError(f"unknown treatment {treatment!r}; arms are {self.arms_}")
+        return self._predict_arm(self.arm_fits_[treatment], matrix)
 
     # -- persistence (plain files, no pickle) ------------------------------------------------
 
