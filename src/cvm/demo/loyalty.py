@@ -32,7 +32,7 @@ from cvm.core.errors import ConflictError
 from cvm.engine.sql import bind
 from cvm.loyalty.programme import PROGRAMME_FILE, add_months, load_programme
 from cvm.loyalty.stage import run_loyalty_stage
-from cvm.loyalty.tier_check import warehouse_tier_check
+from cvm.loyalty.tier_check import meets_tier, tier_ranks
 from cvm.state.loyalty_ledger import LoyaltyLedger
 from cvm.state.loyalty_rewards import Reward, RewardsCatalogue
 from cvm.workspace import Workspace
@@ -79,30 +79,38 @@ def _redeem_half_year(
     redeem_share: float,
     rng: np.random.Generator,
 ) -> int:
-    programme = load_programme(ws.root)
-    check = warehouse_tier_check(ws.engine, programme)
+    # Current tiers read once (the stage just wrote them), not one query per redemption.
+    ranks = tier_ranks(load_programme(ws.root))
+    tiers = {
+        str(cid): str(tier)
+        for cid, tier in ws.engine.fetch_rows(
+            "SELECT customer_id, tier FROM loyalty_tiers WHERE valid_to IS NULL"
+        )
+    }
+
+    def check(customer_id: str, required: str) -> bool:
+        return meets_tier(tiers.get(customer_id), required, ranks)
+
     rows = ws.engine.fetch_rows(
         "SELECT customer_id, balance, enrolled_at FROM loyalty_accounts ORDER BY customer_id"
     )
-    costs = sorted(((r.points_cost, r.id) for r in REWARDS), reverse=True)
+    rewards = sorted(REWARDS, key=lambda r: r.points_cost, reverse=True)
     done = 0
     for customer_id, raw_balance, enrolled_at in rows:
-        balance = int(str(raw_balance))
-        if rng.random() >= redeem_share or balance < costs[-1][0]:
+        cid, balance = str(customer_id), int(str(raw_balance))
+        if rng.random() >= redeem_share or balance < rewards[-1].points_cost:
             continue
         assert isinstance(enrolled_at, dt.datetime)
         first = max(start, enrolled_at)
         if first >= end:
             continue
         at = first + (end - first) * float(rng.random())
-        for cost, reward_id in costs:
-            if cost > balance:
+        for reward in rewards:
+            if reward.points_cost > balance or (reward.tier and not check(cid, reward.tier)):
                 continue
             try:
-                catalogue.redeem(
-                    str(customer_id), reward_id, f"demo:{customer_id}:{start:%Y%m}", at, check
-                )
-            except ConflictError:  # out of stock or tier too low: try the next reward
+                catalogue.redeem(cid, reward.id, f"demo:{cid}:{start:%Y%m}", at, check)
+            except ConflictError:  # out of stock: the next reward
                 continue
             done += 1
             break

@@ -113,6 +113,7 @@ def _tier_blocks(
         title={"text": f"Tier migration: {start} (rows) → {ctx.as_of} (columns)", "x": 0.01},
         xaxis_title=f"tier on {ctx.as_of}",
         yaxis_title=f"tier on {start}",
+        yaxis={"autorange": "reversed"},  # read top-down, like the table below
         height=380,
         template="plotly_white",
         margin={"l": 110, "r": 20, "t": 50, "b": 50},
