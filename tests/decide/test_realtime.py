@@ -85,27 +85,40 @@ def test_global_control_and_log(decide_ws: object, decider: RealtimeDecider) -> 
     assert logged[0][0] == len(in_gc) and not logged[0][1]
 
 
-def test_api_route(decider: RealtimeDecider) -> None:
+def test_api_route(decider: RealtimeDecider, decide_ws: object) -> None:
+    """Through the real key check: no key 401, a write key 403, a read key gets decisions."""
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
-    from cvm.api.deps import ReadKey, get_services
     from cvm.api.errors import install_error_handlers
     from cvm.api.routes import decisions
+    from cvm.api.services import Services
+    from cvm.collect.config import load_live_settings
+    from cvm.state.keys import create_key
 
+    ws = decide_ws
     app = FastAPI()
     install_error_handlers(app)
     app.include_router(decisions.router)
     decisions.attach_decider(app, decider)
-    app.dependency_overrides[get_services] = lambda: None
-    app.dependency_overrides[ReadKey.__metadata__[0].dependency] = lambda: None
-    client = TestClient(app)
+    app.state.services = Services.build(ws, load_live_settings(ws.root))  # type: ignore[arg-type, attr-defined]
+    _, read = create_key(ws.state, "read", "test")  # type: ignore[attr-defined]
+    _, write = create_key(ws.state, "write", "test")  # type: ignore[attr-defined]
+    client = TestClient(app, headers={"Authorization": f"Bearer {read}"})
     body = client.get(
         "/v1/decisions/c0001", params={"channel": "email", "context": "homepage"}
     ).json()
     assert (
         body["customer_id"] == "c0001" and body["context"] == "homepage" and "decision_id" in body
     )
+    assert "considered" not in body
+    explained = client.get("/v1/decisions/c0001", params={"channel": "web", "explain": "true"})
+    assert explained.headers["content-type"] == "application/json"
+    assert isinstance(explained.json()["considered"], list)
     assert client.get("/v1/decisions/nobody", params={"channel": "email"}).status_code == 404
     assert client.get("/v1/decisions/c0001", params={"channel": "fax"}).status_code == 422
     assert client.get("/v1/decisions/c0001").status_code == 422
+    anonymous = TestClient(app)
+    assert anonymous.get("/v1/decisions/c0001", params={"channel": "web"}).status_code == 401
+    writer = TestClient(app, headers={"Authorization": f"Bearer {write}"})
+    assert writer.get("/v1/decisions/c0001", params={"channel": "web"}).status_code == 403

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import threading
+from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from cvm.api.deps import ReadKey
+from cvm.api.deps import authorize, key_from_header
 from cvm.decide.realtime import RealtimeDecider, open_decider
+from cvm.state.keys import ApiKey
 
 router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
 _lock = threading.Lock()
@@ -24,6 +26,20 @@ _lock = threading.Lock()
 def attach_decider(app: FastAPI, decider: RealtimeDecider) -> None:
     """Install a decider (tests, benchmarks, or an app that builds it at start-up)."""
     app.state.decider = decider
+
+
+async def read_key(request: Request) -> ApiKey:
+    """The read-key check of `cvm.api.deps` (the same `authorize`, same scopes and errors) as
+    an *async* dependency. FastAPI runs a synchronous dependency in its thread pool; for this
+    route that hop cost more than the decision itself (about 0.25 of 0.45 ms CPU per request,
+    benchmarks/results/decide.md). The check is a cached dictionary lookup; on a cache miss
+    (once per key every few seconds) it reads the key's row from the state store on the event
+    loop, and once a minute records the key's use."""
+    services = request.app.state.services
+    return authorize(services, key_from_header(request.headers.get("authorization")), "read")
+
+
+RealtimeReadKey = Annotated[ApiKey, Depends(read_key)]
 
 
 def get_decider(request: Request) -> RealtimeDecider:
@@ -46,7 +62,7 @@ def get_decider(request: Request) -> RealtimeDecider:
 async def next_best_action(
     customer_id: str,
     request: Request,
-    _: ReadKey,
+    _: RealtimeReadKey,
     channel: str = Query(..., description="email, sms, push, messenger, phone, web, app, …"),
     context: str | None = Query(None, description="Placement or moment, e.g. `homepage`."),
     explain: bool = Query(False, description="Include every offer considered and why."),
