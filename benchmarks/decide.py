@@ -220,8 +220,8 @@ def serve(folder: Path, n: int, port: int, report: Path) -> None:
     install_error_handlers(app)
     app.include_router(decisions.router)
     decisions.attach_decider(app, decider)
-    # Real authentication, as shipped: a read key checked by `cvm.api.deps.ReadKey` (cached
-    # key lookup; the dependency is synchronous, so FastAPI runs it in its thread pool).
+    # Real authentication, as shipped: a read key checked by the route's dependency (the
+    # cached `cvm.api.deps.authorize` check).
     app.state.services = Services.build(ws, load_live_settings(ws.root))
     _key, secret = create_key(ws.state, "read", "decide-benchmark")
     (folder / "bench_key.txt").write_text(secret)
