@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -100,7 +101,9 @@ def test_future_day_uses_midnight_and_validity(decide_ws: object) -> None:
     assert offers[0].id not in set(np.array(result.rows.column("offer_id").to_pylist()))
 
 
-def test_minimum_volumes_hard_in_the_run_and_infeasible_ones_explained(decide_ws: object) -> None:
+def test_minimum_volumes_hard_in_the_run_and_infeasible_ones_explained(
+    decide_ws: object, caplog: pytest.LogCaptureFixture
+) -> None:
     """A reachable minimum is met exactly even where it costs profit; an unreachable one is
     reported with the offer and how many customers could take it."""
     offers = offers_fixture()
@@ -118,7 +121,9 @@ def test_minimum_volumes_hard_in_the_run_and_infeasible_ones_explained(decide_ws
     assert hard.allocation.objective < free.allocation.objective
 
     vip = [o.model_copy(update={"volume": o.volume.model_copy(update={"min": 5000})}) if o.id == "vip" else o for o in offers]  # fmt: skip
-    result = compute_decisions(decide_ws.engine, vip, settings, day=DAY, now=NOW)  # type: ignore[attr-defined]
+    with caplog.at_level(logging.WARNING, logger="cvm.decide.batch"):
+        result = compute_decisions(decide_ws.engine, vip, settings, day=DAY, now=NOW)  # type: ignore[attr-defined]
+    assert "minimum offer volumes cannot all be met" in caplog.text and "offer vip" in caplog.text
     reasons = result.summary["solver"]["minimums_infeasible"]
     assert reasons and reasons[0].startswith("offer vip: minimum 5000 but only ")
     assert reasons[0].endswith("eligible customer(s) with a positive expected profit")

@@ -119,6 +119,11 @@ def compute_decisions(
     arb = settings.arbitration
     allocation = solve(cands.problem, arb.solver, arb.exact_max_pairs)
     timings["arbitration"] = time.perf_counter() - t
+    if allocation.minimums_infeasible:
+        # offer ids and counts only (no customer data)
+        reasons = "; ".join(allocation.minimums_infeasible)
+        log.warning("minimum offer volumes cannot all be met (met as far as possible): %s", reasons)
+        say(f"minimum volumes cannot all be met: {reasons}")
     t = time.perf_counter()
     rows, full_index = _decision_rows(
         engine, cands, allocation, active, settings, day, as_of, timezone
