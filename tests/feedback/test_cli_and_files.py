@@ -38,21 +38,27 @@ def test_ingest_then_per_survey_quarantine_reconciles(tmp_path: Path, responses_
     ws = init_workspace(tmp_path / "ws")
     try:
         result = ingest(ws, "survey_responses", responses_csv)
-        # The contract's own 0-10 range catches the NPS 11 ...
-        assert (result.read, result.quarantined) == (7, 1)
-        assert result.reasons == {"above maximum 10": 1}
-        # ... and the per-survey check the CSAT 0.
-        assert quarantine_invalid_scores(ws.engine) == 1
+        # The contract's 0-10 range catches the NPS 11 and its CSAT row rule the CSAT 0, both
+        # during validation, with their file lines.
+        assert (result.read, result.accepted, result.quarantined) == (7, 5, 2)
+        assert result.reasons == {"above maximum 10": 1, "CSAT score outside 1-5": 1}
         assert quarantine_invalid_scores(ws.engine) == 0  # nothing left to move
         read, accepted, quarantined = ws.engine.fetch_rows(
             "SELECT rows_read, rows_accepted, rows_quarantined FROM ingest_runs"
         )[0]
         assert (read, accepted, quarantined) == (7, 5, 2)
-        reasons = ws.engine.fetch_rows(
-            "SELECT column_name, reason, raw FROM quarantine ORDER BY reason"
+        # Answers that reach the table another way are still checked after loading.
+        ws.engine.execute(
+            "INSERT INTO survey_responses (response_id, customer_id, survey, score, comment, "
+            "responded_at, _ingest_run) SELECT 'r9', 'c9', 'csat', 9, 'too low', "
+            "TIMESTAMP '2026-03-02 10:00:00', _ingest_run FROM survey_responses LIMIT 1"
         )
-        assert reasons[1][:2] == ("score", "score 0 is outside 1-5 for csat")
-        assert "too low" not in reasons[1][2]  # the comment is not copied around
+        assert quarantine_invalid_scores(ws.engine) == 1
+        reasons = ws.engine.fetch_rows(
+            "SELECT column_name, reason, raw FROM quarantine WHERE row_number = 0"
+        )
+        assert reasons[0][:2] == ("score", "score 9 is outside 1-5 for csat")
+        assert "too low" not in reasons[0][2]  # the comment is not copied around
         ids = [r[0] for r in ws.engine.fetch_rows("SELECT response_id FROM survey_responses")]
         assert sorted(ids) == ["r1", "r2", "r5", "r6", "r7"]
 

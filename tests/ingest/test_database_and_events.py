@@ -111,3 +111,28 @@ def test_consents_for_unknown_customers_follow_the_policy(
         (r["row_number"], r["reason"]) for r in show_quarantine(workspace.engine, result.run_id)
     )
     assert refused == [(3, "unknown customer_id"), (4, "not one of granted, denied")]
+
+
+def test_row_rules_quarantine_csat_out_of_range_with_the_line(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    """A contract's row rule (CSAT is 1-5 while the score column allows 0-10 for NPS) refuses
+    the row during validation, naming its line; NPS 0 stays valid."""
+    path = tmp_path / "responses.csv"
+    path.write_text(
+        "response_id,customer_id,survey,score,responded_at\n"
+        "R1,C1,nps,0,2024-11-01 10:00:00\n"
+        "R2,C2,csat,0,2024-11-02 10:00:00\n"
+        "R3,C3,csat,5,2024-11-03 10:00:00\n"
+        "R4,C4,nps,11,2024-11-03 10:00:00\n",
+        encoding="utf-8",
+    )
+    run = ingest(workspace, "survey_responses", path)
+    assert (run.read, run.accepted, run.quarantined) == (4, 2, 2)
+    assert run.reasons == {"CSAT score outside 1-5": 1, "above maximum 10": 1}
+    rows = show_quarantine(workspace.engine, run.run_id)
+    lines = {r["reason"]: (r["row_number"], r["column_name"]) for r in rows}
+    assert lines == {
+        "CSAT score outside 1-5": (3, "score"),
+        "above maximum 10": (5, "score"),
+    }  # file lines

@@ -49,6 +49,16 @@ class Column:
 
 
 @dataclass(frozen=True)
+class RowRule:
+    """A check across columns of one row: ``refuse_when`` is a DuckDB SQL condition over the
+    contract's column names; a row where it is true is quarantined under ``column``."""
+
+    column: str
+    reason: str
+    refuse_when: str
+
+
+@dataclass(frozen=True)
 class TableContract:
     name: str
     description: str
@@ -56,6 +66,7 @@ class TableContract:
     key: tuple[str, ...]
     # Columns filled by cvm itself (lineage), not expected in a source file.
     system_columns: tuple[Column, ...] = field(default_factory=tuple)
+    row_rules: tuple[RowRule, ...] = field(default_factory=tuple)
 
     def column(self, name: str) -> Column:
         for col in self.all_columns:
@@ -306,6 +317,9 @@ SURVEY_RESPONSES = TableContract(
         Column("responded_at", "timestamp", "When the answer was given (UTC).", required=True),
     ),
     system_columns=LINEAGE,
+    row_rules=(
+        RowRule("score", "CSAT score outside 1-5", "survey = 'csat' AND (score < 1 OR score > 5)"),
+    ),
 )
 
 MARKETING_SPEND = TableContract(

@@ -46,6 +46,9 @@ def render_contract(contract: TableContract) -> str:
         lines.append(
             f"| `{col.name}` | `{col.sql_type}` | {'yes' if col.required else ''} | {meaning} |"
         )
+    if contract.row_rules:
+        lines += ["", "Rows are refused (quarantined) when:", ""]
+        lines += [f"- {r.reason}: `{r.refuse_when}`" for r in contract.row_rules]
     return "\n".join(lines) + "\n"
 
 

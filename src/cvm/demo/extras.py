@@ -16,9 +16,12 @@ def add_programme_data(
 ) -> dict[str, Any]:
     """Load spend, surveys and the loyalty programme into the demo workspace; returns counts."""
     from cvm.demo.spend import load_marketing_spend
+    from cvm.demo.surveys import load_survey_responses
 
     say = step or (lambda _label: None)
     out: dict[str, Any] = {}
     say("marketing spend")
     out["marketing spend rows"] = load_marketing_spend(ws.engine, seed=seed, currency=currency)
+    say("survey responses")
+    out["survey responses"] = load_survey_responses(ws.engine, seed=seed)
     return out

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import sqlglot
 import sqlglot.expressions as exp
 
 from cvm.ingest.casting import lit, prepared, type_reason, typed
@@ -100,6 +101,18 @@ def checks(plan: IngestPlan) -> list[Check]:
         if cp.name == "quantity" and plan.negative_quantity == "error":
             negative = exp.LT(this=value.copy(), expression=exp.Literal.number(0))
             out.append(Check(cp.name, "negative quantity (returns refused by settings)", negative))
+    mapped = set(plan.names)
+    for rule in plan.contract.row_rules:
+        condition = sqlglot.parse_one(rule.refuse_when, read="duckdb")
+        # A rule applies only when the file maps every column it reads.
+        if {c.name for c in condition.find_all(exp.Column)} <= mapped:
+            out.append(
+                Check(
+                    rule.column,
+                    rule.reason,
+                    exp.Coalesce(this=condition, expressions=[exp.false()]),
+                )
+            )
     return out
 
 
