@@ -218,7 +218,10 @@ def run_loyalty_stage(
     expired = ledger.expire(as_of)
     step("mirroring the ledger")
     mirrored = _mirror_entries(engine, ledger)
-    members = _members(ledger)  # balances after this run
+    # Balances after this run, for the members it earned for: one enrolled meanwhile stays
+    # out of the mirror, so the next run still sees it as new and earns from its enrolment.
+    earned_for = {m[0] for m in members}
+    members = [m for m in _members(ledger) if m[0] in earned_for]
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     _mirror_accounts(engine, members, now)
     if programme.tiers is not None and programme.tiers.basis == "points":
