@@ -103,14 +103,14 @@ def checks(plan: IngestPlan) -> list[Check]:
             out.append(Check(cp.name, "negative quantity (returns refused by settings)", negative))
     mapped = set(plan.names)
     for rule in plan.contract.row_rules:
-        condition = sqlglot.parse_one(rule.refuse_when, read="duckdb")
+        refuse = sqlglot.parse_one(rule.refuse_when, read="duckdb")
         # A rule applies only when the file maps every column it reads.
-        if {c.name for c in condition.find_all(exp.Column)} <= mapped:
+        if {c.name for c in refuse.find_all(exp.Column)} <= mapped:
             out.append(
                 Check(
                     rule.column,
                     rule.reason,
-                    exp.Coalesce(this=condition, expressions=[exp.false()]),
+                    exp.Coalesce(this=refuse, expressions=[exp.false()]),
                 )
             )
     return out
