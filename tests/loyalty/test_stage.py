@@ -120,3 +120,31 @@ def test_pipeline_stage_signature(shop: Workspace, ws: Workspace) -> None:
 
     summary = loyalty_pipeline_stage(shop, dt.date(2024, 3, 31), lambda _m: None)
     assert summary["members"] == 2 and summary["posted"] == 5
+
+
+def test_segments_select_on_loyalty_fields(shop: Workspace) -> None:
+    from cvm.segments.compile import compile_segment
+    from cvm.segments.context import CompileContext
+    from cvm.segments.definition import SegmentDefinition
+    from cvm.segments.fields import field_catalog
+
+    run_loyalty_stage(shop, dt.datetime(2024, 4, 1))
+    catalog = field_catalog(shop.engine)
+    assert catalog.type_of("loyalty_points_balance") == "integer"
+    assert catalog.type_of("loyalty_member") == "boolean"
+
+    def members(rule: dict) -> set[str]:
+        definition = SegmentDefinition.model_validate({"name": "s", "rule": rule})
+        ctx = CompileContext(as_of=dt.datetime(2024, 4, 1))
+        query = compile_segment(definition.rule, ctx, catalog)
+        return {str(r[0]) for r in shop.engine.fetch_rows(query)}
+
+    assert members(
+        {"kind": "profile", "field": "loyalty_points_balance", "op": "gte", "value": 500}
+    ) == {"a"}
+    assert members({"kind": "profile", "field": "loyalty_member", "op": "eq", "value": False}) == {
+        "c"
+    }
+    assert members({"kind": "profile", "field": "loyalty_tier", "op": "eq", "value": "member"}) == {
+        "b"
+    }
