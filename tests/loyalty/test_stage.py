@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
@@ -148,3 +149,30 @@ def test_segments_select_on_loyalty_fields(shop: Workspace) -> None:
     assert members({"kind": "profile", "field": "loyalty_tier", "op": "eq", "value": "member"}) == {
         "b"
     }
+
+
+@pytest.mark.slow  # starts a throwaway PostgreSQL cluster (shared by the session)
+def test_stage_on_postgresql_state(fresh_postgres_db: str, tmp_path: Path) -> None:
+    from cvm.workspace import init_workspace
+    from tests.loyalty.conftest import add_customers
+
+    ws = init_workspace(tmp_path / "pg", state_url=fresh_postgres_db)
+    try:
+        add_customers(ws.engine, {"a": None})
+        add_lines(
+            ws.engine,
+            [
+                ("T1", "a", "2024-01-10 10:00", 300, "books", "web"),
+                ("T2", "a", "2024-02-10 10:00", 300, "books", "web"),
+            ],
+        )
+        write_programme(ws.root)
+        LoyaltyLedger(ws.state).enroll("a", dt.datetime(2024, 1, 1))
+        run = run_loyalty_stage(ws, dt.datetime(2024, 4, 1))
+        assert run is not None and run.posted == 2
+        assert LoyaltyLedger(ws.state).balance("a") == 300 + 600
+        again = run_loyalty_stage(ws, dt.datetime(2024, 4, 1))
+        assert again is not None and again.posted == 0
+        assert scalar(ws, "SELECT SUM(points) FROM loyalty_entries WHERE account = 'member'") == 900
+    finally:
+        ws.close()
