@@ -116,6 +116,16 @@ def _print_summary(summary: dict[str, Any]) -> None:
     if summary["constraints"]:
         print_table("constraints", summary["constraints"])
     print_mapping("pairs dropped", summary["pairs_dropped"])
+    if solver.get("minimums_infeasible"):
+        print_mapping("minimum volumes not met", {"why": "; ".join(solver["minimums_infeasible"])})
+    if summary.get("offer_posteriors"):
+        print_mapping(
+            "uplift posteriors from measured campaigns",
+            {
+                k: f"prior {v['prior']} → posterior {v['posterior']}"
+                for k, v in summary["offer_posteriors"].items()
+            },
+        )
 
 
 @app.command("run")
