@@ -149,6 +149,8 @@ def test_segments_select_on_loyalty_fields(shop: Workspace) -> None:
     assert members({"kind": "profile", "field": "loyalty_tier", "op": "eq", "value": "member"}) == {
         "b"
     }
+    gold_benefit = {"kind": "profile", "field": "loyalty_earn_multiplier", "op": "gt", "value": 1}
+    assert members(gold_benefit) == {"a"}
 
 
 @pytest.mark.slow  # starts a throwaway PostgreSQL cluster (shared by the session)

@@ -230,7 +230,7 @@ def run_loyalty_stage(
     if spans is not None:
         engine.write_arrow(LOYALTY_TIERS.name, spans, mode="replace")
     step("profile fields")
-    write_profile_fields(engine, as_of)
+    write_profile_fields(engine, programme, as_of)
 
     tiers: dict[str, int] = {}
     if spans is not None:

@@ -79,6 +79,8 @@ LOYALTY_PROFILE = TableContract(
         Column("loyalty_tier", "text", "Current tier."),
         Column("loyalty_redemptions_12m", "integer", "Redemptions in the last 12 months."),
         Column("loyalty_last_redeemed_at", "timestamp", "Last redemption (not reversed)."),
+        Column("loyalty_free_shipping", "boolean", "The current tier gives free shipping."),
+        Column("loyalty_earn_multiplier", "double", "The current tier's earn multiplier."),
     ),
 )
 
