@@ -124,7 +124,8 @@ LEFT JOIN transactions AS t
  AND t.occurred_at < a.assigned_at + :days * INTERVAL 1 DAY AND NOT coalesce(t.is_return, FALSE)
 WHERE a.campaign_id = :campaign
 GROUP BY 1, 2, 3, 4
-"""
+ORDER BY 1, 2, 4
+"""  # ordered: the train/test split below draws by row position, the same on every engine
 
 
 def campaigns_with_assignments(engine: Engine) -> list[str]:

@@ -142,8 +142,12 @@ def stage_migration(
     now = utc_naive(as_of)
     before = lifecycle_stage_query(months_before(now, months), rules)
     after = lifecycle_stage_query(now, rules)
-    stages = exp.select(exp.column("col0").as_("stage")).from_(
-        exp.Values(expressions=[exp.tuple_(exp.Literal.string(s)) for s in STAGES]).as_("s")
+    # The VALUES list names its column: DuckDB would call it col0, Spark col1.
+    stages = exp.select(exp.column("stage")).from_(
+        exp.Values(
+            expressions=[exp.tuple_(exp.Literal.string(s)) for s in STAGES],
+            alias=exp.TableAlias(this=exp.to_identifier("s"), columns=[exp.to_identifier("stage")]),
+        )
     )
     moved = (
         exp.select(
