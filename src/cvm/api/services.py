@@ -35,6 +35,16 @@ class KeyCache:
         self._touched: dict[str, float] = {}
         self._lock = threading.Lock()
 
+    def answers_without_io(self, secret: str) -> bool:
+        """Whether `authenticate` would answer from memory (fresh cache entry, no use to record):
+        then it can run on the event loop instead of a worker thread."""
+        now = time.monotonic()
+        hit = self._cache.get(hash_secret(secret))
+        if hit is None or hit[0] <= now:
+            return False
+        key = hit[1]
+        return key is None or now - self._touched.get(key.id, -1e9) <= 60
+
     def authenticate(self, secret: str) -> ApiKey | None:
         digest = hash_secret(secret)
         now = time.monotonic()
