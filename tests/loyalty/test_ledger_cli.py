@@ -56,9 +56,8 @@ def test_points_lifecycle_through_the_cli(tmp_path: Path) -> None:
         cvm(root, *earn, "--expires", "2024-03-01", "--at", "2024-01-02", "--json")["posted"] == 1
     )
     assert cvm(root, *earn, "--json")["duplicates"] == 1  # a retry posts once
-    over = cvm(root, "loyalty", "post", "c1", "-500", "--kind", "redeem", "--json")
-    assert over["rejected"][0][1] == "insufficient balance: 400 points, 500 needed"
-    cvm(root, "loyalty", "post", "c1", "-500", "--kind", "redeem", code=1)
+    over = cvm(root, "loyalty", "post", "c1", "-500", "--kind", "redeem", "--key", "r1", code=2)
+    assert "posting 'r1' rejected: insufficient balance: 400 points, 500 needed" in over
     cvm(root, "loyalty", "post", "c1", "5", "--kind", "bonus", code=2)
     balance = cvm(root, "loyalty", "balance", "c1", "--json")
     assert balance["balance"] == 400 and balance["earned"] == 400

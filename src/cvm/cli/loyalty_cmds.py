@@ -15,7 +15,7 @@ import typer
 
 from cvm.cli.options import JsonOpt, WorkspaceOpt
 from cvm.cli.output import console, print_json, print_mapping, print_table
-from cvm.core.errors import UserInputError
+from cvm.core.errors import ConflictError, UserInputError
 
 if TYPE_CHECKING:
     from cvm.state.loyalty_book import Kind
@@ -41,15 +41,15 @@ def _now(at: dt.datetime | None) -> dt.datetime:
 
 
 def _report(report: Any, as_json: bool) -> None:
+    """Print a PostReport; a rejected posting is an error (exit code 2) naming key and reason."""
     data = {"posted": report.posted, "duplicates": report.duplicates, "rejected": report.rejected}
     if as_json:
         print_json(data)
-        return
-    console.print(f"posted {report.posted}, already posted {report.duplicates}")
-    for key, reason in report.rejected:
-        console.print(f"[red]rejected[/red] {key}: {reason}")
+    else:
+        console.print(f"posted {report.posted}, already posted {report.duplicates}")
     if report.rejected:
-        raise typer.Exit(1)
+        key, reason = report.rejected[0]
+        raise ConflictError(f"posting {key!r} rejected: {reason}")
 
 
 @loyalty_app.command("enroll")
