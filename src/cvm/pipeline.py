@@ -111,6 +111,12 @@ def decide_stage(ws: Workspace, as_of: dt.date | None, step: Step) -> dict[str, 
     return {k: result.summary.get(k) for k in keep}
 
 
+def loyalty_stage(ws: Workspace, as_of: dt.date | None, step: Step) -> dict[str, Any]:
+    from cvm.loyalty.stage import loyalty_pipeline_stage
+
+    return loyalty_pipeline_stage(ws, as_of, step)
+
+
 def campaigns_stage(ws: Workspace, as_of: dt.date | None, step: Step) -> dict[str, Any]:
     from cvm.campaigns.lifecycle import run_campaigns
 
@@ -142,6 +148,8 @@ StageFn = Callable[[Workspace, dt.date | None, Step], dict[str, Any]]
 # The loop in order; stages are appended here as they come into being.
 STAGES: list[tuple[str, StageFn]] = [
     ("value", value_stage),
+    # Before scoring and segments, so models and rules see the loyalty fields.
+    ("loyalty", loyalty_stage),
     ("score", score_stage),
     ("segments", segments_stage),
     ("measure", measure_stage),

@@ -15,6 +15,7 @@ def add_programme_data(
     ws: Workspace, *, seed: int, currency: str, step: Callable[[str], None] | None = None
 ) -> dict[str, Any]:
     """Load spend, surveys and the loyalty programme into the demo workspace; returns counts."""
+    from cvm.demo.loyalty import install_demo_loyalty
     from cvm.demo.spend import load_marketing_spend
     from cvm.demo.surveys import load_survey_responses
 
@@ -24,4 +25,8 @@ def add_programme_data(
     out["marketing spend rows"] = load_marketing_spend(ws.engine, seed=seed, currency=currency)
     say("survey responses")
     out["survey responses"] = load_survey_responses(ws.engine, seed=seed)
+    say("loyalty programme")
+    loyalty = install_demo_loyalty(ws, seed=seed)
+    out["loyalty members"] = loyalty["members"]
+    out["loyalty redemptions"] = loyalty["redemptions"]
     return out

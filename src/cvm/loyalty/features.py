@@ -70,14 +70,42 @@ WHERE a.enrolled_at < :cutoff
 """
 
 
-def loyalty_features(engine: Engine, programme: Programme, cutoff: dt.datetime) -> pd.DataFrame:
-    """Per member enrolled before ``cutoff``: the `FEATURE_DEFAULTS` columns, as of then."""
-    if not engine.table_exists("loyalty_entries") or not engine.table_exists("loyalty_tiers"):
-        return pd.DataFrame(columns=["customer_id", *FEATURE_DEFAULTS])
+TIER_LEVELS = "loyalty_tier_levels"  # (tier, rank): written by the stage, read by features
+
+
+def write_tier_levels(engine: Engine, programme: Programme) -> None:
+    """Record the programme's tier order in the warehouse, so models built from the engine
+    alone (`cvm.predict.features`) can rank tiers without reading `loyalty.yaml`."""
     levels = programme.tiers.levels if programme.tiers is not None else []
-    ranks = pa.table(
+    table = pa.table(
         {
             "tier": pa.array([lv.name for lv in levels], pa.string()),
+            "rank": pa.array(list(range(len(levels))), pa.int64()),
+        }
+    )
+    engine.write_arrow(TIER_LEVELS, table, mode="replace")
+
+
+def tier_levels(engine: Engine) -> list[str] | None:
+    """The tier names in rank order, or None when the warehouse holds no loyalty programme."""
+    if not engine.table_exists("loyalty_accounts") or not engine.table_exists(TIER_LEVELS):
+        return None
+    return [str(r[0]) for r in engine.fetch_rows(f"SELECT tier FROM {TIER_LEVELS} ORDER BY rank")]  # noqa: S608 (constant)
+
+
+def loyalty_features(engine: Engine, programme: Programme, cutoff: dt.datetime) -> pd.DataFrame:
+    """Per member enrolled before ``cutoff``: the `FEATURE_DEFAULTS` columns, as of then."""
+    levels = programme.tiers.levels if programme.tiers is not None else []
+    return loyalty_features_ranked(engine, [lv.name for lv in levels], cutoff)
+
+
+def loyalty_features_ranked(engine: Engine, levels: list[str], cutoff: dt.datetime) -> pd.DataFrame:
+    """`loyalty_features` with the tier order given as names (lowest first)."""
+    if not engine.table_exists("loyalty_entries") or not engine.table_exists("loyalty_tiers"):
+        return pd.DataFrame(columns=["customer_id", *FEATURE_DEFAULTS])
+    ranks = pa.table(
+        {
+            "tier": pa.array(levels, pa.string()),
             "rank": pa.array(list(range(len(levels))), pa.int64()),
         }
     )

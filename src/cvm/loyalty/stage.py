@@ -27,6 +27,7 @@ from cvm.core.errors import UserInputError
 from cvm.core.timewindows import end_of_day
 from cvm.engine.base import Engine
 from cvm.loyalty.earn import POSTING_COLUMNS, earn_postings, grant_postings
+from cvm.loyalty.features import write_tier_levels
 from cvm.loyalty.profile_fields import write_profile_fields
 from cvm.loyalty.programme import Programme, load_programme
 from cvm.loyalty.tables import (
@@ -231,6 +232,7 @@ def run_loyalty_stage(
         engine.write_arrow(LOYALTY_TIERS.name, spans, mode="replace")
     step("profile fields")
     write_profile_fields(engine, programme, as_of)
+    write_tier_levels(engine, programme)
 
     tiers: dict[str, int] = {}
     if spans is not None:

@@ -22,6 +22,7 @@ import sqlglot.expressions as exp
 from cvm.engine.base import Engine
 from cvm.engine.sql import bind
 from cvm.feedback.features import has_responses, join_survey_features
+from cvm.loyalty.features import loyalty_features_ranked, tier_levels, with_loyalty_features
 
 WINDOWS = (30, 90, 180, 365)
 DEMOGRAPHICS = ("gender", "country", "acquisition_channel", "language")
@@ -34,6 +35,8 @@ class FeatureSpec:
     event_names: list[str] = field(default_factory=list)
     # Survey answers existed at training time: add `cvm.feedback.features` columns.
     surveys: bool = False
+    # A loyalty programme existed at training time: its tiers in rank order (`cvm.loyalty`).
+    loyalty_tiers: list[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -132,6 +135,7 @@ def choose_spec(
         channels=top("transactions", "channel", channels),
         event_names=top("events", "name", event_names),
         surveys=has_responses(engine, cutoff),
+        loyalty_tiers=tier_levels(engine),
     )
 
 
@@ -239,6 +243,9 @@ def build_features(
             frame = frame.merge(extra, on="customer_id", how="left")
     if spec.surveys:  # survey feedback (issue #12): last NPS/CSAT, detractor answers, recency
         frame = join_survey_features(frame, engine, cutoff)
+    if spec.loyalty_tiers is not None:  # membership, points, redemptions, tier as of the cutoff
+        members = loyalty_features_ranked(engine, spec.loyalty_tiers, cutoff)
+        frame = with_loyalty_features(frame, members)
     frame = frame.set_index("customer_id").sort_index()
     for col in DEMOGRAPHICS:
         if col in frame:
