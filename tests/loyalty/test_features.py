@@ -50,3 +50,24 @@ def test_non_members_take_the_defaults(shop: Workspace) -> None:
     merged = with_loyalty_features(frame, features(shop).reset_index()).set_index("customer_id")
     assert merged.loc["a", "loyalty_member"] == 1.0
     assert merged.loc["c"].drop("orders").to_dict() == FEATURE_DEFAULTS
+
+
+def test_model_features_carry_the_programme_once_the_stage_ran(shop: Workspace) -> None:
+    """`cvm.predict.features` adds the loyalty columns when the warehouse holds a programme
+    (tier order stored by the stage), and a spec saved before loyalty existed keeps its
+    columns, so old models still score."""
+    from cvm.predict.features import FeatureSpec, build_features, choose_spec
+
+    before = choose_spec(shop.engine, CUTOFF)
+    assert before.loyalty_tiers is None
+    run_loyalty_stage(shop, dt.datetime(2024, 4, 1))
+    spec = choose_spec(shop.engine, CUTOFF)
+    programme = load_programme(shop.root)
+    assert programme is not None and programme.tiers is not None
+    assert spec.loyalty_tiers == [lv.name for lv in programme.tiers.levels]
+    frame = build_features(shop.engine, CUTOFF, spec)
+    expected = features(shop)
+    assert frame.loc["a", "loyalty_tier_rank"] == expected.loc["a", "loyalty_tier_rank"]
+    assert frame.loc["a", "loyalty_points_balance"] == expected.loc["a", "loyalty_points_balance"]
+    old = FeatureSpec.from_dict({k: v for k, v in spec.to_dict().items() if k != "loyalty_tiers"})
+    assert not any(c.startswith("loyalty_") for c in build_features(shop.engine, CUTOFF, old))
