@@ -163,3 +163,31 @@ def test_a_referee_merged_into_the_referrer_by_identity_resolution_is_self_refer
     observe(state, "u-alice", device)
     outcome = referrals.qualify(visitor, 50, T0 + timedelta(days=1))
     assert (outcome.status, outcome.reason) == ("rejected", "self-referral")
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_concurrent_qualifications_respect_the_monthly_cap(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    from tests.state.test_loyalty_concurrency import run_together
+
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'state.sqlite'}"
+    else:
+        url = str(request.getfixturevalue("fresh_postgres_db"))
+    engine = connect_state(url)
+    upgrade_state(engine)
+    ledger, referrals = programme(engine, monthly_cap=3, min_purchase=0)
+    ledger.enroll("alice", T0)
+    code = code_of(ledger, "alice")
+    for i in range(8):
+        referrals.enroll(f"f{i}", code, T0)
+
+    def qualify(i: int) -> str:
+        rules = ReferralRules(monthly_cap=3, min_purchase=0)
+        return ReferralProgramme(LoyaltyLedger(engine), rules).qualify(f"f{i}", 30, T0).status
+
+    statuses = run_together(qualify, 8)
+    assert sorted(statuses) == ["qualified"] * 3 + ["rejected"] * 5, statuses
+    assert ledger.balance("alice") == 3 * 500
+    engine.dispose()
