@@ -18,9 +18,10 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, bindparam, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, select, update
 
 from cvm.state.loyalty_book import Account, Book, Lot, Posting, PostReport
+from cvm.state.loyalty_rows import write_rows
 from cvm.state.loyalty_tables import (
     loyalty_accounts,
     loyalty_entries,
@@ -28,7 +29,7 @@ from cvm.state.loyalty_tables import (
     loyalty_lot_uses,
     loyalty_lots,
 )
-from cvm.state.upsert import bulk_insert, insert_ignore
+from cvm.state.upsert import insert_ignore
 
 __all__ = ["LoyaltyLedger", "Posting", "PostReport"]
 
@@ -366,36 +367,16 @@ class LoyaltyLedger:
                 found.setdefault(entry_key, []).append((lot_key, points))
         return found
 
-    def _insert(self, conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-        """Many rows at once: executemany on SQLite, COPY on PostgreSQL (several times faster
-        than multi-row INSERTs at 100k rows; values travel as data, never as SQL text)."""
-        if not rows:
-            return
-        if conn.dialect.driver != "psycopg":  # SQLite, or PostgreSQL through another driver
-            bulk_insert(conn, table, rows)
-            return
-        from psycopg import sql
-
-        columns = list(rows[0])
-        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-            sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, columns))
-        )
-        raw = conn.connection.driver_connection
-        assert raw is not None
-        with raw.cursor() as cursor, cursor.copy(statement) as copy:
-            for row in rows:
-                copy.write_row([row[c] for c in columns])
-
     def _write(self, conn: Connection, book: Book) -> None:
-        self._insert(conn, loyalty_entries, book.entries)
-        self._insert(conn, loyalty_lines, book.lines)
+        write_rows(conn, loyalty_entries, book.entries)
+        write_rows(conn, loyalty_lines, book.lines)
         new = [
             {"key": lot.key, "customer_id": lot.customer_id, "earned_at": lot.earned_at,
              "expires_at": lot.expires_at, "points": lot.points, "remaining": lot.remaining}
             for lot in book.new_lots
         ]  # fmt: skip
-        self._insert(conn, loyalty_lots, new)
-        self._insert(conn, loyalty_lot_uses, book.uses)
+        write_rows(conn, loyalty_lots, new)
+        write_rows(conn, loyalty_lot_uses, book.uses)
         changed = [
             {"b_key": lot.key, "b_remaining": lot.remaining}
             for account in book.accounts.values()
