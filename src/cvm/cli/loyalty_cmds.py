@@ -152,7 +152,7 @@ def post(
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Post one entry by hand (an adjustment by default). Exit 1 if it is rejected."""
+    """Post one entry by hand (an adjustment by default); a rejection exits with code 2."""
     from cvm.loyalty.members import open_ledger
     from cvm.state.loyalty_ledger import Posting
     from cvm.workspace import open_workspace
