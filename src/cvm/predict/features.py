@@ -207,11 +207,11 @@ def _event_counts(engine: Engine, cutoff: dt.datetime, names: list[str]) -> pd.D
             exp.column("name").eq(exp.Literal.string(name)),
             exp.GTE(this=exp.column("occurred_at"), expression=ts(since)),
         )
-        parts.append(
-            exp.Sum(
-                this=exp.If(this=recent, true=exp.Literal.number(1), false=exp.Literal.number(0))
-            ).as_(f"ev_{i}")
+        # BIGINT: DuckDB sums integers into HUGEINT, which reaches pandas as Decimal objects.
+        count = exp.Sum(
+            this=exp.If(this=recent, true=exp.Literal.number(1), false=exp.Literal.number(0))
         )
+        parts.append(exp.cast(count, "BIGINT").as_(f"ev_{i}"))
     query = (
         exp.select(exp.column("customer_id"), *parts)
         .from_("events")
