@@ -148,3 +148,23 @@ def test_discover_schema_builtins(ws_dir: Path) -> None:
     schema = as_json(CliRunner().invoke(app, ["segments", "schema"]))
     assert "rule" in schema["properties"]
     assert as_json(cvm(ws_dir, "install-builtins", "--json")) == {"saved": []}
+
+
+def test_the_real_console_entry_passes_a_failed_check_exit_code_on(
+    ws_dir: Path, tmp_path: Path
+) -> None:
+    """`python -m cvm` (the console script's `main`, not CliRunner) exits 2 on an invalid
+    definition: a shell script or CI job must see the failure."""
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(DEFINITION.replace("field: clv", "field: clvv"))
+    done = subprocess.run(
+        [sys.executable, "-m", "cvm", "segments", "validate", str(bad), "-w", str(ws_dir)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "unknown field 'clvv'" in done.stdout

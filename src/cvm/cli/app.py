@@ -24,7 +24,9 @@ commands.register(app)
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns the code of a `typer.Exit(n)` instead of
+        # raising it: pass it on, or a failed check would exit 0.
+        code = app(standalone_mode=False)
     except CvmError as err:
         # The message is escaped so a file name like "[2024] orders.csv" prints as it is.
         err_console.print(
@@ -44,3 +46,5 @@ def main() -> None:
             show()
             sys.exit(code)
         raise
+    if isinstance(code, int) and code:
+        sys.exit(code)
