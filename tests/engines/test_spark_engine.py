@@ -81,6 +81,7 @@ def test_lake_is_reopened_after_a_restart(spark_session: Any, tmp_path: Path) ->
     database = new_database_name()
     first = SparkEngine(lake_path=tmp_path / "lake", database=database, session=spark_session)
     first.write_arrow("money", _money_table())
+    first.execute("CREATE TABLE IF NOT EXISTS unused (k BIGINT, at TIMESTAMP, v DECIMAL(18,4))")
     first.execute("CREATE VIEW big_money AS SELECT id, amount FROM money WHERE amount > 1")
     first.execute("CREATE OR REPLACE VIEW big_money AS SELECT id FROM money WHERE amount > 1")
     first.execute("CREATE VIEW gone AS SELECT id FROM money")
@@ -88,6 +89,7 @@ def test_lake_is_reopened_after_a_restart(spark_session: Any, tmp_path: Path) ->
     # A new session's in-memory catalog knows nothing: drop the registrations, keep the files.
     spark_session.sql(f"DROP VIEW `{database}`.`big_money`")
     spark_session.sql(f"DROP TABLE `{database}`.`money`")
+    spark_session.sql(f"DROP TABLE `{database}`.`unused`")
     assert not first.table_exists("money") and not first.table_exists("big_money")
     second = SparkEngine(lake_path=tmp_path / "lake", database=database, session=spark_session)
     assert second.table_exists("money")
@@ -97,6 +99,10 @@ def test_lake_is_reopened_after_a_restart(spark_session: Any, tmp_path: Path) ->
     # Views come back too, with their latest definition; a dropped view stays dropped.
     assert second.fetch_rows("SELECT * FROM big_money") == [("a",)]
     assert not second.table_exists("gone")
+    # A table never written to comes back too, with its declared types.
+    assert second.fetch_arrow("SELECT * FROM unused").schema == pa.schema(
+        [("k", pa.int64()), ("at", pa.timestamp("us")), ("v", MONEY)]
+    )
 
 
 def test_workspace_factory_opens_spark(spark_session: Any, tmp_path: Path) -> None:

@@ -190,6 +190,11 @@ class Lake:
             assert isinstance(tree.this, exp.Schema)
             columns = ", ".join(c.sql(dialect="spark") for c in tree.this.expressions)
             self._delete_folder(name)
+            # An empty Parquet file carrying the schema: the table then survives a new session
+            # (re-registered from its folder like any other) even before its first row.
+            self.spark.createDataFrame([], columns).coalesce(1).write.mode("overwrite").parquet(
+                self.location(name)
+            )
             run_sql(
                 f"CREATE TABLE {self.qualified(name)} ({columns}) USING parquet "
                 f"LOCATION '{self.location(name)}'",

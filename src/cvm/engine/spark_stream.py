@@ -25,18 +25,6 @@ if TYPE_CHECKING:
 FRAME_COLUMN = "arrow_ipc"
 
 
-def _to_ipc_frames(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """Executor side: every Arrow batch of the partition becomes one IPC-stream cell."""
-    for batch in batches:
-        if batch.num_rows == 0:
-            continue
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, batch.schema) as writer:
-            writer.write_batch(batch)
-        cell = pa.array([sink.getvalue().to_pybytes()], pa.binary())
-        yield pa.RecordBatch.from_arrays([cell], names=[FRAME_COLUMN])
-
-
 def result_schema(df: DataFrame) -> pa.Schema:
     """The Arrow schema of ``df``'s result, from its Spark schema (no job runs)."""
     from pyspark.sql.pandas.types import to_arrow_schema
@@ -46,7 +34,20 @@ def result_schema(df: DataFrame) -> pa.Schema:
 
 def partition_batches(df: DataFrame) -> Iterator[pa.RecordBatch]:
     """The result's Arrow batches in order, fetched one partition at a time."""
-    framed = df.mapInArrow(_to_ipc_frames, f"{FRAME_COLUMN} binary")
+
+    # Defined here so cloudpickle ships it by value: executors need pyarrow, not cvm.
+    def to_ipc_frames(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        """Executor side: every Arrow batch of the partition becomes one IPC-stream cell."""
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            sink = pa.BufferOutputStream()
+            with pa.ipc.new_stream(sink, batch.schema) as writer:
+                writer.write_batch(batch)
+            cell = pa.array([sink.getvalue().to_pybytes()], pa.binary())
+            yield pa.RecordBatch.from_arrays([cell], names=[FRAME_COLUMN])
+
+    framed = df.mapInArrow(to_ipc_frames, f"{FRAME_COLUMN} binary")
     for row in framed.toLocalIterator(prefetchPartitions=False):
         with pa.ipc.open_stream(pa.py_buffer(row[0])) as reader:
             yield from reader
