@@ -2,7 +2,8 @@
 
 One demo company (fixed seed) goes into two workspaces, one with ``engine = "duckdb"`` and one
 with ``engine = "spark"`` (local master, lake in a temporary folder), each with the demo's
-offers (``examples/demo/offers.yaml``). The whole loop (`cvm.pipeline.run_loop`, what
+offers (``examples/demo/offers.yaml``) and the programme data `cvm demo` adds (spend, survey
+answers, a loyalty programme with history). The whole loop (`cvm.pipeline.run_loop`, what
 ``cvm run`` runs: value, score, segments, measure, decide, campaigns, report) runs on each.
 Then the report's sections are built from each warehouse and every number they show is
 compared (KPIs, value, model metrics, segment sizes, campaign and program results), together
@@ -40,6 +41,7 @@ def _run_demo(root: Path, engine: str) -> Outcome:
     from cvm.decide.offer_store import save_offers
     from cvm.decide.offers import offers_in_document, parse_offers
     from cvm.demo import DemoGenerator, export_company
+    from cvm.demo.extras import add_programme_data
     from cvm.engine.warehouse import ensure_warehouse
     from cvm.pipeline import run_loop
     from cvm.profiles.views import ensure_profile_tables
@@ -58,7 +60,11 @@ def _run_demo(root: Path, engine: str) -> Outcome:
     try:
         ensure_warehouse(ws.engine)
         ensure_profile_tables(ws.engine)
-        export_company(DemoGenerator(CUSTOMERS, SEED), folder=root / "demo", engine=ws.engine)
+        params = export_company(
+            DemoGenerator(CUSTOMERS, SEED), folder=root / "demo", engine=ws.engine
+        )
+        # What `cvm demo` adds: acquisition spend, survey answers, the loyalty programme.
+        add_programme_data(ws, seed=SEED, currency=params["currency"])
         offers = parse_offers(offers_in_document(read_document(OFFERS.read_text())))
         save_offers(ws.engine, offers, str(OFFERS))
         results = run_loop(ws)
@@ -108,6 +114,7 @@ def test_section_numbers_are_identical_to_rounding(
 
 def test_sections_added_later_are_identical_too(outcomes: dict[str, Outcome]) -> None:
     # Sections other stages contribute (loyalty, acquisition, ...) when they have data.
+    assert {"loyalty", "acquisition", "feedback"} <= set(outcomes["duckdb"].sections)
     for section in set(outcomes["duckdb"].sections) - set(CORE_SECTIONS):
         want = section_texts(outcomes["duckdb"].sections[section])
         got = section_texts(outcomes["spark"].sections[section])
@@ -115,7 +122,7 @@ def test_sections_added_later_are_identical_too(outcomes: dict[str, Outcome]) ->
         assert not problems, f"{section}:\n" + "\n".join(problems[:25])
 
 
-@pytest.mark.parametrize("stage", ["value", "score", "segments", "measure", "decide"])
+@pytest.mark.parametrize("stage", ["value", "loyalty", "score", "segments", "measure", "decide"])
 def test_stage_summaries_are_identical(outcomes: dict[str, Outcome], stage: str) -> None:
     want, got = outcomes["duckdb"].stages[stage], outcomes["spark"].stages[stage]
     assert want and not want.get("skipped"), f"{stage} did not run: {want}"

@@ -50,6 +50,7 @@ SELECT customer_id, transaction_id, MIN(occurred_at) AS at
 FROM transactions
 WHERE amount > 0 AND occurred_at < :end
 GROUP BY customer_id, transaction_id
+ORDER BY customer_id, at, transaction_id
 """
 
 

@@ -74,7 +74,11 @@ strata AS (
               WHEN DATE_DIFF('day', last_before, cohort) <= 183 THEN 'r3' ELSE 'r4' END
          || 'f' || CAST(CASE WHEN pre_orders <= 24 THEN pre_orders
                              ELSE 20 + CAST(FLOOR(LOG2(pre_orders) * 2) AS INTEGER) END AS VARCHAR)
-         || 'm' || CAST(NTILE(5) OVER (PARTITION BY cohort ORDER BY pre_spend) AS VARCHAR)
+         -- Spend quintile by rank, equal spends in the same quintile (NTILE would split ties
+         -- arbitrarily, differently per engine); rounded to cents so float summation order
+         -- cannot reorder equal amounts.
+         || 'm' || CAST(LEAST(5, 1 + CAST(FLOOR(5 * PERCENT_RANK() OVER (
+              PARTITION BY cohort ORDER BY ROUND(pre_spend, 2))) AS INTEGER)) AS VARCHAR)
            AS stratum
   FROM behaviour
 )
