@@ -30,7 +30,6 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -43,6 +42,7 @@ from pydantic import (
 
 from cvm.channels.registry import CHANNELS
 from cvm.core.errors import UserInputError
+from cvm.core.yaml_files import read_yaml
 
 CAMPAIGN_ID = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
@@ -313,10 +313,4 @@ def parse_campaign(data: object, source: str = "campaign") -> Campaign:
 
 
 def load_campaign_file(path: Path) -> Campaign:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise UserInputError(f"{path}: cannot read ({err.strerror})") from None
-    except yaml.YAMLError as err:
-        raise UserInputError(f"{path}: not valid YAML ({err})") from None
-    return parse_campaign(data, str(path))
+    return parse_campaign(read_yaml(path), str(path))

@@ -23,11 +23,11 @@ import difflib
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from cvm.core.contracts import CANONICAL
 from cvm.core.errors import UserInputError
+from cvm.core.yaml_files import read_yaml
 
 TableName = Literal[
     "customers", "transactions", "products", "events", "consents", "campaign_assignments"
@@ -178,13 +178,4 @@ def load_mapping(path: Path) -> Mapping:
     """Read and validate a mapping file."""
     if not path.is_file():
         raise UserInputError(f"mapping file {path} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(err, "problem", None) or "syntax error"
-        raise UserInputError(f"{path}: not valid YAML{where} ({problem})") from None
-    except UnicodeDecodeError:
-        raise UserInputError(f"{path}: the mapping file is not UTF-8 text") from None
-    return parse_mapping(data, str(path))
+    return parse_mapping(read_yaml(path), str(path))

@@ -26,10 +26,10 @@ import datetime as dt
 from pathlib import Path
 from typing import Annotated
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from cvm.core.errors import UserInputError
+from cvm.core.yaml_files import read_yaml
 from cvm.state.loyalty_rewards import Reward
 
 RewardId = Annotated[
@@ -111,14 +111,4 @@ def parse_catalogue(data: object, origin: str) -> list[Reward]:
 
 def load_catalogue(path: Path) -> list[Reward]:
     """Read and validate a catalogue file."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserInputError(f"{path}: no such file") from None
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise UserInputError(f"{path}: not valid YAML{where}") from None
-    except UnicodeDecodeError:
-        raise UserInputError(f"{path}: not UTF-8 text") from None
-    return parse_catalogue(data, str(path))
+    return parse_catalogue(read_yaml(path), str(path))

@@ -33,10 +33,10 @@ import difflib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from cvm.core.errors import UserInputError
+from cvm.core.yaml_files import read_yaml
 
 PROGRAMME_FILE = "loyalty.yaml"
 
@@ -250,13 +250,4 @@ def load_programme(root: Path) -> Programme | None:
     path = root / PROGRAMME_FILE
     if not path.is_file():
         return None
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(err, "problem", None) or "syntax error"
-        raise UserInputError(f"{path}: not valid YAML{where} ({problem})") from None
-    except UnicodeDecodeError:
-        raise UserInputError(f"{path}: not UTF-8 text") from None
-    return parse_programme(data, str(path))
+    return parse_programme(read_yaml(path), str(path))
