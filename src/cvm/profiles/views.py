@@ -11,7 +11,7 @@ from cvm.profiles.contract import CUSTOMER_360_VIEW, PROFILES
 # --- profile extensions (issue #12) ---------------------------------------------------------
 # Per-customer tables other stages own (one row per customer_id), LEFT JOINed into the view
 # when they exist: their columns become profile fields for segments, offers and models.
-PROFILE_EXTENSIONS: tuple[str, ...] = ("loyalty_profile",)
+PROFILE_EXTENSIONS: tuple[str, ...] = ("loyalty_profile", "feedback_profile")
 
 
 def _with_extensions(select: exp.Select, engine: Engine, customer_id: exp.Expr) -> exp.Select:
@@ -54,6 +54,9 @@ def ensure_profile_tables(engine: Engine) -> None:
             join_type="full",
         )
     )
+    from cvm.feedback.profile_fields import ensure_feedback_profile
+
+    ensure_feedback_profile(engine)  # a view over survey_responses, when answers exist
     select = _with_extensions(select, engine, customer_id)
     view = exp.Create(
         this=exp.to_table(CUSTOMER_360_VIEW), kind="VIEW", replace=True, expression=select
