@@ -14,11 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, select, update
 
 from cvm.state.tables import consent_records, identities
-from cvm.state.upsert import insert_ignore
-
-
-def _chunks(items: Sequence[Any]) -> list[list[Any]]:
-    return [list(items[i : i + 400]) for i in range(0, len(items), 400)]
+from cvm.state.upsert import chunks, insert_ignore
 
 
 def latest_by_identity(
@@ -26,7 +22,7 @@ def latest_by_identity(
 ) -> dict[tuple[int, str, str], dict[str, Any]]:
     """The current record per (identity, channel, purpose)."""
     latest: dict[tuple[int, str, str], dict[str, Any]] = {}
-    for chunk in _chunks(identity_ids):
+    for chunk in chunks(identity_ids):
         query = select(consent_records).where(consent_records.c.identity_id.in_(chunk))
         for row in conn.execute(query):
             m = dict(row._mapping)
@@ -69,7 +65,7 @@ def record_consents(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
 def consents_of_customers(conn: Connection, customer_ids: Sequence[str]) -> list[dict[str, Any]]:
     """Every record of these profiles, with the profile's customer_id, oldest first."""
     rows: list[dict[str, Any]] = []
-    for chunk in _chunks(customer_ids):
+    for chunk in chunks(customer_ids):
         query = (
             select(consent_records, identities.c.customer_id)
             .join(identities, identities.c.id == consent_records.c.identity_id)
@@ -90,7 +86,7 @@ def pending_mirror(
         .limit(limit)
     )
     rows = {r.id: dict(r._mapping) for r in conn.execute(query)}
-    for chunk in _chunks(identity_ids):
+    for chunk in chunks(identity_ids):
         moved = (
             select(consent_records, identities.c.customer_id)
             .join(identities, identities.c.id == consent_records.c.identity_id)
@@ -101,7 +97,7 @@ def pending_mirror(
 
 
 def clear_mirror_flags(conn: Connection, record_ids: Sequence[int]) -> None:
-    for chunk in _chunks(record_ids):
+    for chunk in chunks(record_ids):
         conn.execute(
             update(consent_records)
             .where(consent_records.c.id.in_(chunk))
@@ -112,7 +108,7 @@ def clear_mirror_flags(conn: Connection, record_ids: Sequence[int]) -> None:
 def delete_consents(conn: Connection, identity_ids: Sequence[int]) -> list[int]:
     """Remove a person's records; returns their ids (to remove the warehouse mirror rows)."""
     ids: list[int] = []
-    for chunk in _chunks(identity_ids):
+    for chunk in chunks(identity_ids):
         ids.extend(
             int(r[0])
             for r in conn.execute(

@@ -16,14 +16,7 @@ from cvm.state.tables import (
     identity_merges,
     identity_sightings,
 )
-from cvm.state.upsert import bulk_insert, upsert
-
-_CHUNK = 400  # rows per IN (...) list: well under SQLite's bound-parameter limit
-
-
-def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+from cvm.state.upsert import bulk_insert, chunks, upsert
 
 
 class IdentityStore:
@@ -47,7 +40,7 @@ class IdentityStore:
             by_kind.setdefault(kind, []).append(value)
         rows: list[dict[str, Any]] = []
         for kind, values in by_kind.items():
-            for chunk in _chunks(sorted(set(values))):
+            for chunk in chunks(sorted(set(values))):
                 query = select(identities).where(
                     identities.c.kind == kind, identities.c.value.in_(list(chunk))
                 )
@@ -58,14 +51,14 @@ class IdentityStore:
         self, conn: Connection, customer_ids: Sequence[str]
     ) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
-        for chunk in _chunks(list(customer_ids)):
+        for chunk in chunks(list(customer_ids)):
             query = select(identities).where(identities.c.customer_id.in_(list(chunk)))
             rows.extend(dict(r._mapping) for r in conn.execute(query))
         return rows
 
     def customers(self, conn: Connection, customer_ids: Iterable[str]) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
-        for chunk in _chunks(sorted(set(customer_ids))):
+        for chunk in chunks(sorted(set(customer_ids))):
             query = select(identity_customers).where(
                 identity_customers.c.customer_id.in_(list(chunk))
             )
@@ -74,7 +67,7 @@ class IdentityStore:
 
     def sightings(self, conn: Connection, node_ids: Sequence[int]) -> list[tuple[int, int]]:
         pairs: list[tuple[int, int]] = []
-        for chunk in _chunks(list(node_ids)):
+        for chunk in chunks(list(node_ids)):
             query = select(
                 identity_sightings.c.identity_id, identity_sightings.c.user_identity_id
             ).where(identity_sightings.c.identity_id.in_(list(chunk)))
@@ -97,7 +90,7 @@ class IdentityStore:
     def links_among(self, conn: Connection, node_ids: Sequence[int]) -> list[dict[str, Any]]:
         wanted = set(node_ids)
         rows: list[dict[str, Any]] = []
-        for chunk in _chunks(list(node_ids)):
+        for chunk in chunks(list(node_ids)):
             query = select(identity_links).where(
                 or_(identity_links.c.from_id.in_(list(chunk)), identity_links.c.to_id.in_(chunk))
             )
@@ -246,7 +239,7 @@ class IdentityStore:
         )
 
     def clear_mirror_flags(self, conn: Connection, ids: Sequence[int]) -> None:
-        for chunk in _chunks(list(ids)):
+        for chunk in chunks(list(ids)):
             conn.execute(
                 update(identities)
                 .where(identities.c.id.in_(list(chunk)))
@@ -263,7 +256,7 @@ class IdentityStore:
             )
         ]
         counts = {"identities": len(node_ids), "links": 0, "merges": 0}
-        for chunk in _chunks(node_ids):
+        for chunk in chunks(node_ids):
             ids = list(chunk)
             counts["links"] += int(
                 conn.execute(

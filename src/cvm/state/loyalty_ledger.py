@@ -13,7 +13,7 @@ member and never overspend.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -29,7 +29,7 @@ from cvm.state.loyalty_tables import (
     loyalty_lot_uses,
     loyalty_lots,
 )
-from cvm.state.upsert import insert_ignore
+from cvm.state.upsert import chunks, insert_ignore
 
 __all__ = ["LoyaltyLedger", "Posting", "PostReport"]
 
@@ -38,11 +38,6 @@ _ANALYZE_AFTER = 10_000  # entries in one batch (PostgreSQL only), see `_write`
 _TOTALS = ("balance", "deficit", "earned", "redeemed", "expired", "adjusted")
 # Unambiguous alphabet for referral codes people type (no 0/O, 1/I/L).
 _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
-
-
-def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def new_referral_code() -> str:
@@ -103,7 +98,7 @@ class LoyaltyLedger:
     @staticmethod
     def _existing_accounts(conn: Connection, ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
-        for chunk in _chunks(list(dict.fromkeys(ids))):
+        for chunk in chunks(list(dict.fromkeys(ids)), _CHUNK):
             query = select(loyalty_accounts.c.customer_id).where(
                 loyalty_accounts.c.customer_id.in_(chunk)
             )
@@ -207,7 +202,7 @@ class LoyaltyLedger:
             )
             customers = sorted(r[0] for r in due)
         # Transactions of many members (one commit each is an fsync), locked in customer order.
-        for chunk in _chunks(customers, 20 * _CHUNK):
+        for chunk in chunks(customers, 20 * _CHUNK):
             with self.transaction() as conn:
                 report.posted += self._expire_chunk(conn, list(chunk), as_of)
         return report
@@ -216,7 +211,7 @@ class LoyaltyLedger:
         accounts = self.lock_accounts(conn, customers)
         book = Book(accounts, self.allow_negative, _utcnow())
         lots: list[Lot] = []
-        for part in _chunks(customers):
+        for part in chunks(customers, _CHUNK):
             query = select(loyalty_lots).where(*self._due(list(part), as_of))
             lots.extend(Lot(**dict(r._mapping)) for r in conn.execute(query))
         keys = self._expiry_keys(conn, [lot.key for lot in lots])
@@ -224,7 +219,7 @@ class LoyaltyLedger:
             book.expire_lot(lot, keys[lot.key], lot.expires_at or as_of)
         self._write(conn, book)
         # One set-based update instead of a row each: every due lot is now empty.
-        for part in _chunks(customers):
+        for part in chunks(customers, _CHUNK):
             conn.execute(
                 update(loyalty_lots).where(*self._due(list(part), as_of)).values(remaining=0)
             )
@@ -312,7 +307,7 @@ class LoyaltyLedger:
             )
         accounts: dict[str, Account] = {}
         columns = [a.c.customer_id, *(a.c[c] for c in _TOTALS)]
-        for chunk in _chunks(list(customers)):
+        for chunk in chunks(list(customers), _CHUNK):
             query = select(*columns).where(a.c.customer_id.in_(chunk)).order_by(a.c.customer_id)
             if self.postgres:
                 query = query.with_for_update()
@@ -327,7 +322,7 @@ class LoyaltyLedger:
         e = loyalty_entries
         columns = [e.c.key] if columns_only else [e.c.key, e.c.customer_id, e.c.kind, e.c.points]
         found: dict[str, dict[str, Any]] = {}
-        for chunk in _chunks(list(keys)):
+        for chunk in chunks(list(keys), _CHUNK):
             for row in conn.execute(select(*columns).where(e.c.key.in_(chunk))):
                 found[row[0]] = dict(row._mapping)
         return found
@@ -336,7 +331,7 @@ class LoyaltyLedger:
     def _reversed(conn: Connection, keys: Sequence[str]) -> set[str]:
         e = loyalty_entries
         found: set[str] = set()
-        for chunk in _chunks(list(keys)):
+        for chunk in chunks(list(keys), _CHUNK):
             found.update(
                 r[0] for r in conn.execute(select(e.c.reverses).where(e.c.reverses.in_(chunk)))
             )
@@ -348,7 +343,7 @@ class LoyaltyLedger:
     ) -> None:
         for cid in customers:
             accounts[cid].lots = {}
-        for chunk in _chunks(list(customers)):
+        for chunk in chunks(list(customers), _CHUNK):
             for row in conn.execute(
                 select(loyalty_lots).where(loyalty_lots.c.customer_id.in_(chunk))
             ):
@@ -361,7 +356,7 @@ class LoyaltyLedger:
     def _uses(conn: Connection, keys: Sequence[str]) -> dict[str, list[tuple[str, int]]]:
         u = loyalty_lot_uses
         found: dict[str, list[tuple[str, int]]] = {}
-        for chunk in _chunks(list(keys)):
+        for chunk in chunks(list(keys), _CHUNK):
             query = select(u.c.entry_key, u.c.lot_key, u.c.points).where(u.c.entry_key.in_(chunk))
             for entry_key, lot_key, points in conn.execute(query.order_by(u.c.id)):
                 found.setdefault(entry_key, []).append((lot_key, points))

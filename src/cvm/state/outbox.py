@@ -12,14 +12,14 @@ idempotency key (the provider-side dedup key), which is the whole of the crash s
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, and_, bindparam, func, or_, select, update
 
 from cvm.state.tables import intake_batches, outbox
-from cvm.state.upsert import insert_ignore
+from cvm.state.upsert import chunks, insert_ignore
 
 CLAIMABLE = ("queued",)
 FINAL = ("sent", "dead", "cancelled", "skipped")
@@ -71,11 +71,6 @@ def _insert_sqlite(conn: Any, rows: Sequence[dict[str, Any]]) -> None:
     conn.exec_driver_sql(sql, params)
 
 
-def _chunks(items: Sequence[Any], size: int = 400) -> Iterable[list[Any]]:
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size])
-
-
 class OutboxStore:
     """Repository over `outbox`; one instance per process, safe to share between threads."""
 
@@ -112,7 +107,7 @@ class OutboxStore:
     @staticmethod
     def _existing(conn: Any, keys: Sequence[str]) -> set[str]:
         found: set[str] = set()
-        for chunk in _chunks(keys, 900):
+        for chunk in chunks(keys, 900):
             query = select(outbox.c.idempotency_key).where(outbox.c.idempotency_key.in_(chunk))
             found.update(r[0] for r in conn.execute(query))
         return found
@@ -245,7 +240,7 @@ class OutboxStore:
         cancelled keys."""
         cancelled: list[str] = []
         with self.engine.begin() as conn:
-            for chunk in _chunks(list(customer_ids)):
+            for chunk in chunks(list(customer_ids)):
                 query = select(
                     outbox.c.id, outbox.c.idempotency_key, outbox.c.customer_id,
                     outbox.c.cancel_after,
@@ -319,7 +314,7 @@ class OutboxStore:
         rows: list[dict[str, Any]] = []
         skip = set(exclude_ids)
         with self.engine.connect() as conn:
-            for chunk in _chunks(list(customer_ids)):
+            for chunk in chunks(list(customer_ids)):
                 query = select(
                     outbox.c.id, outbox.c.customer_id, outbox.c.channel, outbox.c.purpose,
                     func.coalesce(outbox.c.sent_at, outbox.c.not_before).label("at"),
@@ -375,7 +370,7 @@ class OutboxStore:
             by_status.setdefault(r["status"], []).append(int(r["id"]))
         with self.engine.begin() as conn:
             for status, ids in by_status.items():
-                for chunk in _chunks(ids, 900):
+                for chunk in chunks(ids, 900):
                     conn.execute(
                         update(outbox)
                         .where(outbox.c.id.in_(chunk), outbox.c.status == status)

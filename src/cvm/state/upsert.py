@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import JSON, Connection, DateTime, Table
 from sqlalchemy.dialects import postgresql, sqlite
+
+# Rows per IN (...) list: well under SQLite's bound-parameter limit.
+IN_LIST_SIZE = 400
+
+
+def chunks(items: Sequence[Any], size: int = IN_LIST_SIZE) -> Iterator[list[Any]]:
+    """``items`` in consecutive lists of at most ``size`` (for IN lists and batched writes)."""
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
 
 
 def insert_ignore(
