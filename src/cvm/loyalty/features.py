@@ -73,17 +73,21 @@ WHERE a.enrolled_at < :cutoff
 TIER_LEVELS = "loyalty_tier_levels"  # (tier, rank): written by the stage, read by features
 
 
+def _ranks(levels: list[str]) -> pa.Table:
+    """(tier, rank) for tier names listed lowest first."""
+    return pa.table(
+        {
+            "tier": pa.array(levels, pa.string()),
+            "rank": pa.array(list(range(len(levels))), pa.int64()),
+        }
+    )
+
+
 def write_tier_levels(engine: Engine, programme: Programme) -> None:
     """Record the programme's tier order in the warehouse, so models built from the engine
     alone (`cvm.predict.features`) can rank tiers without reading `loyalty.yaml`."""
     levels = programme.tiers.levels if programme.tiers is not None else []
-    table = pa.table(
-        {
-            "tier": pa.array([lv.name for lv in levels], pa.string()),
-            "rank": pa.array(list(range(len(levels))), pa.int64()),
-        }
-    )
-    engine.write_arrow(TIER_LEVELS, table, mode="replace")
+    engine.write_arrow(TIER_LEVELS, _ranks([lv.name for lv in levels]), mode="replace")
 
 
 def tier_levels(engine: Engine) -> list[str] | None:
@@ -103,19 +107,13 @@ def loyalty_features_ranked(engine: Engine, levels: list[str], cutoff: dt.dateti
     """`loyalty_features` with the tier order given as names (lowest first)."""
     if not engine.table_exists("loyalty_entries") or not engine.table_exists("loyalty_tiers"):
         return pd.DataFrame(columns=["customer_id", *FEATURE_DEFAULTS])
-    ranks = pa.table(
-        {
-            "tier": pa.array(levels, pa.string()),
-            "rank": pa.array(list(range(len(levels))), pa.int64()),
-        }
-    )
     query = bind(
         _FEATURES,
         cutoff=cutoff,
         cutoff_day=(cutoff - dt.timedelta(microseconds=1)).date(),
         year_ago=cutoff - dt.timedelta(days=365),
     )
-    engine.register_arrow("loyalty_tier_ranks_in", ranks)
+    engine.register_arrow("loyalty_tier_ranks_in", _ranks(levels))
     try:
         return engine.fetch_arrow(query).to_pandas()
     finally:
