@@ -13,7 +13,6 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from cvm.engine.sql import bind
 from cvm.report import charts
 from cvm.report.model import ReportContext, Section
 from cvm.report.predict_section import predict_section
@@ -173,15 +172,14 @@ def campaign_results(ws: Workspace, campaign_id: str) -> dict[str, Any] | None:
 
 
 def _arm_counts(ws: Workspace, campaign_id: str) -> dict[str, int]:
-    rows = ws.engine.fetch_rows(
-        bind(
-            "SELECT CASE WHEN coalesce(is_control, arm = 'control') THEN 'control' "
-            "ELSE 'treatment' END, count(*) FROM campaign_assignments "
-            "WHERE campaign_id = :c GROUP BY 1",
-            c=campaign_id,
-        )
-    )
-    return {str(k): int(str(n)) for k, n in rows}
+    from cvm.results.campaigns import list_campaigns
+
+    for row in list_campaigns(ws.engine):
+        if row["campaign_id"] == campaign_id:
+            controls = int(row["controls"])
+            counts = {"treatment": int(row["customers"]) - controls, "control": controls}
+            return {arm: n for arm, n in counts.items() if n}
+    return {}
 
 
 def _lift_chart(df: pd.DataFrame, days: int) -> go.Figure:
