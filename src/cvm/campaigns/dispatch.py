@@ -34,7 +34,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from cvm.campaigns.campaign import Campaign
@@ -69,19 +69,7 @@ class DispatchStats:
                 setattr(self, name, getattr(self, name) + n)
 
     def as_dict(self) -> dict[str, int]:
-        return {
-            k: getattr(self, k)
-            for k in (
-                "sent",
-                "retried",
-                "dead",
-                "skipped",
-                "deferred",
-                "batches",
-                "points_granted",
-                "points_refused",
-            )  # fmt: skip
-        }
+        return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
 
 
 class CampaignCache:
