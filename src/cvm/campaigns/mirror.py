@@ -18,12 +18,12 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
 
 from cvm.collect.events_table import insert_new_events
+from cvm.core.timewindows import utc_now as _now
 from cvm.decide.tables import CONTACT_HISTORY
 from cvm.engine.base import Engine
 from cvm.state.message_events import clear_events, pending_events
@@ -36,10 +36,6 @@ HISTORY_STATUS = {
 _VIEW = "__cvm_contact_history_batch"
 _DELETE = f"DELETE FROM contact_history WHERE message_id IN (SELECT message_id FROM {_VIEW})"  # noqa: S608
 _INSERT = f"INSERT INTO contact_history BY NAME SELECT * FROM {_VIEW}"  # noqa: S608
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _consent_channel(channel: str) -> str:

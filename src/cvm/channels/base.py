@@ -13,15 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal, Protocol
+
+from cvm.core.timewindows import utc_now
 
 SendStatus = Literal["sent", "temporary_error", "permanent_error"]
 DeliveryKind = Literal["delivered", "bounced", "failed", "complained", "opened", "clicked"]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)

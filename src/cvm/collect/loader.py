@@ -23,7 +23,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -33,6 +33,7 @@ from cvm.collect.events_table import events_table, insert_new_events
 from cvm.collect.intake_rows import messages_of
 from cvm.consent.mirror import mirror_consents
 from cvm.consent.traits import consents_from_traits
+from cvm.core.timewindows import utc_now as _now
 from cvm.engine.base import Engine
 from cvm.identity.graph import IdentityGraph, Observation
 from cvm.identity.identifiers import ANONYMOUS_ID, USER_ID, Identifier
@@ -68,10 +69,6 @@ def _unique(messages: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             seen.add(m["messageId"])
             unique.append(m)
     return unique
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class Loader:

@@ -8,11 +8,12 @@ the profile's anchor identifier when a customer_id is given.
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from cvm.consent.reachability import check_channel_purpose
 from cvm.core.errors import NotFoundError, UserInputError
+from cvm.core.timewindows import utc_now as _now
 from cvm.identity.graph import Observation
 from cvm.identity.identifiers import LOOKUP_KINDS, USER_ID, normalize_identifier
 from cvm.identity.live import open_graph, save_graph
@@ -22,10 +23,6 @@ from cvm.state.identity_store import IdentityStore
 
 if TYPE_CHECKING:
     import sqlalchemy
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def record_consent(

@@ -12,3 +12,8 @@ def end_of_day(day: dt.date) -> dt.datetime:
     purchases), so queries filter on ``occurred_at < end_of_day(as_of)``.
     """
     return dt.datetime.combine(day + dt.timedelta(days=1), dt.time())
+
+
+def utc_now() -> dt.datetime:
+    """Now in UTC as a naive datetime: every stored timestamp is naive UTC."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)

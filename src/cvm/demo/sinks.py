@@ -16,7 +16,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from queue import Empty, Queue
@@ -27,16 +26,13 @@ import pyarrow.parquet as pq
 import sqlglot.expressions as exp
 
 from cvm.core.errors import ConflictError
+from cvm.core.timewindows import utc_now as _now
 from cvm.demo.arrow_columns import TIMESTAMP_TYPE, contract_schema
 from cvm.demo.company import TABLES, Company, DemoGenerator
 from cvm.engine.base import Engine, WriteMode, count_rows
 from cvm.engine.warehouse import INGEST_RUNS, ensure_warehouse
 
 TRUTH_PREFIX = "truth_"
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class ParquetSink:

@@ -16,12 +16,12 @@ Two roads lead into the table:
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 
 import pyarrow as pa
 
 from cvm.core.contracts import SURVEY_RESPONSES
+from cvm.core.timewindows import utc_now as _now
 from cvm.engine.base import Engine
 from cvm.engine.sql import bind
 from cvm.engine.warehouse import INGEST_RUNS, QUARANTINE
@@ -83,10 +83,6 @@ WHERE ingest_run = :run
 """
 
 _DELETE_INVALID = f"DELETE FROM survey_responses WHERE {_INVALID}"  # noqa: S608
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def ensure_responses_table(engine: Engine) -> None:

@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import sqlglot.expressions as exp
 
+from cvm.core.timewindows import utc_now
 from cvm.engine.base import Engine
 from cvm.engine.sql import literal
 from cvm.measure.campaign_results import (
@@ -30,10 +31,6 @@ from cvm.measure.cuped import Covariate
 from cvm.results.costs import ContactCosts
 from cvm.results.frames import campaign_frame
 from cvm.results.tables import CAMPAIGN_MEASUREMENTS, CAMPAIGN_RESULTS, ensure_result_tables
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)

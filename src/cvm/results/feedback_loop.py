@@ -27,6 +27,7 @@ import pyarrow as pa
 import sqlglot.expressions as exp
 
 from cvm.core.errors import UserInputError
+from cvm.core.timewindows import utc_now as _now
 from cvm.decide.offers import Offer
 from cvm.engine.base import Engine
 from cvm.engine.sql import literal
@@ -40,10 +41,6 @@ from cvm.measure.uplift_posterior import (
 )
 from cvm.results.frames import campaign_frame
 from cvm.results.tables import OFFER_PRIORS, UPLIFT_CALIBRATION, ensure_result_tables
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def completed_campaigns(

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from cvm.core.timewindows import utc_now as _now
 from cvm.state.tables import audit_log
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def record_change(

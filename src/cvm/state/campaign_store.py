@@ -8,17 +8,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
 
+from cvm.core.timewindows import utc_now as _now
 from cvm.state.tables import campaign_entries, campaign_runs, campaigns
 from cvm.state.upsert import insert_ignore, upsert
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class CampaignRows:

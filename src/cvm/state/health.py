@@ -7,11 +7,8 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from cvm.core.timewindows import utc_now as _now
 from cvm.state.tables import intake_batches, intake_rejects, outbox
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def intake_health(engine: Engine, window: dt.timedelta = dt.timedelta(hours=1)) -> dict[str, Any]:

@@ -11,11 +11,12 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Engine, select, update
 
 from cvm.core.errors import NotFoundError, UserInputError
+from cvm.core.timewindows import utc_now as _now
 from cvm.state.tables import api_keys
 
 SCOPES = ("write", "read", "admin")
@@ -38,10 +39,6 @@ class ApiKey:
 
 def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def create_key(engine: Engine, scope: str, name: str | None = None) -> tuple[ApiKey, str]:

@@ -15,11 +15,12 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, func, select, update
 
+from cvm.core.timewindows import utc_now as _utcnow
 from cvm.state.loyalty_book import Account, Book, Lot, Posting, PostReport
 from cvm.state.loyalty_rows import write_rows
 from cvm.state.loyalty_tables import (
@@ -43,10 +44,6 @@ _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 def new_referral_code() -> str:
     """A random 10-character code (~49 bits): unguessable, and short enough to type."""
     return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(10))
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class LoyaltyLedger:

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select, update
 
 from cvm.core.errors import ConflictError, NotFoundError
+from cvm.core.timewindows import utc_now as _now
 from cvm.state.loyalty_ledger import LoyaltyLedger, Posting
 from cvm.state.loyalty_tables import loyalty_redemptions, loyalty_rewards
 from cvm.state.upsert import upsert
@@ -59,10 +60,6 @@ class RedemptionRefused(ConflictError):
         self.code = code
         # Picked up by the API's error handler as the body's `errors`.
         self.details = [{"field": "reward_id", "reason": code}]
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class RewardsCatalogue:

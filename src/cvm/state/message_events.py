@@ -9,17 +9,13 @@ them to the warehouse `events` table and clears `mirror_pending`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, select, update
 
+from cvm.core.timewindows import utc_now as _now
 from cvm.state.tables import campaign_cursors, message_events, suppressions
 from cvm.state.upsert import insert_ignore, upsert
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def add_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
+from cvm.core.timewindows import utc_now as _now
 from cvm.state.tables import stage_runs
 
 
@@ -52,7 +52,3 @@ def last_stage_runs(engine: Engine) -> list[dict[str, Any]]:
     for row in rows:
         latest.setdefault(row["stage"], dict(row))
     return list(latest.values())
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)

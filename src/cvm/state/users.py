@@ -22,6 +22,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import Engine, delete, select, update
 
 from cvm.core.errors import ConflictError, NotFoundError, UserInputError
+from cvm.core.timewindows import utc_now as _now
 from cvm.state.tables import user_sessions, users
 
 ROLES = ("viewer", "marketer", "admin")
@@ -62,10 +63,6 @@ class Session:
 
 class LoginRefused(Exception):
     """Wrong name or password, disabled, or locked (the message never says which name exists)."""
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def _user(row: object) -> User:
